@@ -1,0 +1,1 @@
+"""Proxmox VE clients: paths, field names, units and error translation live here, never in tests."""

@@ -1,0 +1,136 @@
+"""The Proxmox client: one method per API call, typed records out, PveError/PveUnreachable on failure."""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
+
+import proxmoxer
+import requests
+
+from proxqa.pve.connection import Endpoint, Identity
+from proxqa.pve.errors import PveError, PveUnreachable, redact
+from proxqa.pve.records import (ClusterStatus, NetworkInterface, NodeInfo, NodeStatus, PveVersion, RrdPoint,
+                                SdnVnet, SdnZone, StorageStatus, VmConfig, VmResource)
+
+T = TypeVar("T")
+TRANSIENT_STATUS = (429, 502, 503, 504)
+
+
+def pve_call(call: Callable[[], T], *, method: str, path: str, secrets: Iterable[str] = (), retries: int = 2,
+             pause: float = 0.5, sleep: Callable[[float], None] = time.sleep) -> T:
+    """Run one proxmoxer call; retry transient failures a bounded number of times; translate errors."""
+    secrets = tuple(secrets)
+    for attempt in range(retries + 1):
+        last = attempt == retries
+        try:
+            return call()
+        except proxmoxer.ResourceException as exc:
+            if exc.status_code not in TRANSIENT_STATUS or last:
+                message = redact(f"{exc.content}" + (f" {exc.errors}" if exc.errors else ""), secrets)
+                raise PveError(method, path, exc.status_code, message) from None
+        except proxmoxer.AuthenticationError as exc:
+            raise PveError(method, path, 401, redact(str(exc), secrets)) from None
+        except requests.exceptions.SSLError as exc:
+            raise PveUnreachable(f"Proxmox {method} {path}: TLS failure: {redact(str(exc), secrets)}") from None
+        except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
+            if last:
+                raise PveUnreachable(f"Proxmox {method} {path}: unreachable: {redact(str(exc), secrets)}") from None
+        sleep(pause * (2 ** attempt))
+    raise AssertionError("unreachable")  # the loop always returns or raises
+
+
+def _flag(value: Any) -> bool:
+    return str(value) in ("1", "True", "true")
+
+
+class PveClient:
+    """Proxmox VE API as one identity (password login or API token)."""
+
+    def __init__(self, endpoint: Endpoint, identity: Identity):
+        self.endpoint, self.identity = endpoint, identity
+        self._secrets = (identity.secret,)
+        self._api: proxmoxer.ProxmoxAPI | None = None
+
+    def __repr__(self) -> str:
+        return f"PveClient({self.endpoint.api_url} as {self.identity.userid})"
+
+    def _connect(self) -> proxmoxer.ProxmoxAPI:
+        login = ({"user": self.identity.user, "token_name": self.identity.token_name,
+                  "token_value": self.identity.secret} if self.identity.is_token
+                 else {"user": self.identity.userid, "password": self.identity.secret})
+        return proxmoxer.ProxmoxAPI(self.endpoint.host, port=self.endpoint.port, verify_ssl=self.endpoint.verify,
+                                    timeout=self.endpoint.timeouts, **login)
+
+    def get(self, path: str, **params: Any) -> Any:
+        """GET an API path such as "nodes/pve1/status"; the data member of the answer."""
+        def call() -> Any:
+            if self._api is None:
+                self._api = self._connect()
+            return self._api(path).get(**params)
+        return pve_call(call, method="GET", path="/" + path, secrets=self._secrets)
+
+    # ------------------------------------------------------------ cluster
+
+    def version(self) -> PveVersion:
+        raw = self.get("version")
+        return PveVersion(version=str(raw.get("version", "")), release=str(raw.get("release", "")))
+
+    def nodes(self) -> list[NodeInfo]:
+        return [NodeInfo(n["node"], n.get("status", "unknown")) for n in self.get("nodes")]
+
+    def cluster_status(self) -> ClusterStatus:
+        rows = self.get("cluster/status")
+        cluster = next((r for r in rows if r.get("type") == "cluster"), None)
+        online = {r["name"]: _flag(r.get("online")) for r in rows if r.get("type") == "node"}
+        return ClusterStatus(clustered=cluster is not None,
+                             quorate=_flag(cluster.get("quorate")) if cluster else True, online=online)
+
+    def vm_resources(self) -> list[VmResource]:
+        return [VmResource(int(r["vmid"]), r.get("name", ""), r.get("node", ""), r.get("status", ""),
+                           _flag(r.get("template")))
+                for r in self.get("cluster/resources", type="vm") if r.get("type") == "qemu"]
+
+    def permissions(self) -> dict[str, set[str]]:
+        """Path -> privileges this identity holds (GET /access/permissions)."""
+        return {path: {p for p, on in privs.items() if _flag(on)}
+                for path, privs in self.get("access/permissions").items()}
+
+    # -------------------------------------------------------------- nodes
+
+    def node_status(self, node: str) -> NodeStatus:
+        raw = self.get(f"nodes/{node}/status")
+        memory = raw.get("memory") or {}
+        return NodeStatus(cpu_percent=100.0 * float(raw.get("cpu", 0)), memory_total=int(memory.get("total", 0)),
+                          memory_used=int(memory.get("used", 0)))
+
+    def network(self, node: str) -> list[NetworkInterface]:
+        return [NetworkInterface(i["iface"], i.get("type", ""), _flag(i.get("active")),
+                                 _flag(i.get("bridge_vlan_aware")))
+                for i in self.get(f"nodes/{node}/network")]
+
+    def rrd(self, node: str, timeframe: str = "hour") -> list[RrdPoint]:
+        points = self.get(f"nodes/{node}/rrddata", timeframe=timeframe, cf="AVERAGE")
+        return [RrdPoint(int(p["time"]), float(p.get("netin") or 0), float(p.get("netout") or 0))
+                for p in points if "time" in p]
+
+    def storages(self, node: str) -> list[StorageStatus]:
+        return [StorageStatus(name=s["storage"], type=s.get("type", ""),
+                              content=frozenset(c for c in str(s.get("content", "")).split(",") if c),
+                              enabled=_flag(s.get("enabled", 1)), active=_flag(s.get("active")),
+                              total=int(s.get("total") or 0), used=int(s.get("used") or 0),
+                              avail=int(s.get("avail") or 0))
+                for s in self.get(f"nodes/{node}/storage")]
+
+    def vm_config(self, node: str, vmid: int) -> VmConfig:
+        raw = self.get(f"nodes/{node}/qemu/{vmid}/config")
+        return VmConfig(vmid, {k: str(v) for k, v in raw.items()})
+
+    # ---------------------------------------------------------------- SDN
+
+    def sdn_zones(self) -> list[SdnZone]:
+        return [SdnZone(z["zone"], z.get("type", ""), z.get("bridge")) for z in self.get("cluster/sdn/zones")]
+
+    def sdn_vnets(self) -> list[SdnVnet]:
+        return [SdnVnet(v["vnet"], v.get("zone", ""), int(v["tag"]) if v.get("tag") not in (None, "") else None)
+                for v in self.get("cluster/sdn/vnets")]

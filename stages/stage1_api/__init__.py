@@ -1,0 +1,1 @@
+"""Stage 1: Proxmox API connection (read-only)."""

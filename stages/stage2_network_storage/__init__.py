@@ -1,0 +1,1 @@
+"""Stage 2: network and storage configuration (read-only)."""

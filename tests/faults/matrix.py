@@ -1,0 +1,59 @@
+"""The fault matrix: for each check, a lab fault under which it fails, and the words its message must hold.
+
+docs/fault-matrix.md is rendered from this table and a test keeps the two equal.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class FaultRow:
+    check: str
+    fault: str                                  # NAME[=VALUE] as the lab's control API takes it
+    expect: str                                 # a regular expression the check's failure message must match
+    settings: dict[str, str] = field(default_factory=dict)   # extra settings (environment names) for the run
+
+    @property
+    def id(self) -> str:
+        return f"{self.check}:{self.fault}"
+
+
+ROWS: tuple[FaultRow, ...] = (
+    FaultRow("S1.1", "tls-untrusted", r"does not verify"),
+    FaultRow("S1.1", "tls-expired", r"expired .* days ago"),
+    FaultRow("S1.2", "pve-version=6.4", r"6\.4 is below 7\.0"),
+    FaultRow("S1.3", "pve-latency=/cluster/resources:2.5", r"SLA breach: api-latency-p95 GET /cluster/resources",
+             {"TEST_LATENCY_SAMPLES": "3"}),
+    FaultRow("S1.4", "ticket-rejected", r"GET /nodes with the new ticket: HTTP 401"),
+    FaultRow("S1.5", "token-rejected", r"with token qa@pve!suite: HTTP 401"),
+    FaultRow("S1.6", "auth-accepts-bad-credentials", r"wrong .* got HTTP 200"),
+    FaultRow("S1.7", "auth-accepts-forged-ticket", r"forged ticket .* got HTTP 200"),
+    FaultRow("S1.8", "pve-node-offline=pve2", r"pve2 is offline"),
+    FaultRow("S1.8", "quorum-lost", r"no quorum"),
+    FaultRow("S1.9", "token-missing-privilege=capmox:VM.Clone", r"capmox token .* lacks: VM\.Clone on /vms"),
+    FaultRow("S2.1", "bridge-not-vlan-aware", r"vmbr0 is not VLAN aware", {"TEST_VLAN_TAG": "100"}),
+    FaultRow("S2.1", "bridge-missing=pve3", r"pve3: no interface vmbr0"),
+    FaultRow("S2.2", "sdn-missing", r"SDN is required .* 0 zones"),
+    FaultRow("S2.3", "vnet-shared-tag", r"tenants tenanta and tenantb share VLAN tag 101"),
+    FaultRow("S2.4", "storage-inactive=local-lvm@pve2", r"pve2: storage local-lvm is not active"),
+    FaultRow("S2.4", "iso-storage-missing", r"ISO storage local is not active|no active storage carries content iso"),
+    FaultRow("S2.5", "storage-full=local-lvm", r"local-lvm is 9\d\.\d % used, above 90 %"),
+    FaultRow("S2.6", "template-no-agent", r"guest agent off"),
+    FaultRow("S2.6", "template-no-cloudinit", r"no cloud-init drive"),
+    FaultRow("S2.7", "node-cpu-hot=pve1", r"pve1: CPU 9\d\.\d % above 80 %"),
+    FaultRow("S2.8", "node-net-saturated=pve1", r"pve1: traffic peaked"),
+)
+
+
+def render_markdown() -> str:
+    lines = ["# Fault matrix", "",
+             "For every check, a fault of the embedded lab under which the check must fail, and what its",
+             "message must say. The project's tests (`tests/faults/`) run each row against the lab and also",
+             "prove every check passes on the healthy lab. Generated from `tests/faults/matrix.py`",
+             "(`PROXQA_WRITE_DOCS=1 pytest tests/faults -k doc` rewrites it).", "",
+             "| check | lab fault | extra settings | failure message matches |", "|---|---|---|---|"]
+    for row in ROWS:
+        extra = ", ".join(f"`{k}={v}`" for k, v in row.settings.items()) or ""
+        lines.append(f"| {row.check} | `{row.fault}` | {extra} | `{row.expect.replace('|', '&#124;')}` |")
+    return "\n".join(lines) + "\n"

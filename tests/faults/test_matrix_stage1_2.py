@@ -1,0 +1,45 @@
+"""Every stage 1-2 check passes on the healthy lab and fails, naming the cause, under its fault."""
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from proxqa import catalog
+from tests.faults.matrix import ROWS, render_markdown
+
+STAGES = (1, 2)
+DOC = Path(__file__).resolve().parents[2] / "docs" / "fault-matrix.md"
+
+
+def _checks(summary):
+    return {c["id"]: c for c in summary["checks"]}
+
+
+def test_healthy_lab_passes_every_stage_1_2_check(run_suite):
+    code, summary = run_suite("--stage", "1,2")
+    outcomes = {cid: c["outcome"] for cid, c in _checks(summary).items()}
+    wanted = {cid: "passed" for cid, check in catalog.CHECKS.items() if check.stage in STAGES}
+    assert outcomes == wanted, [c for c in summary["checks"] if c["outcome"] != "passed"]
+    assert (code, summary["gate"]["passed"]) == (0, True)
+
+
+@pytest.mark.parametrize("row", [r for r in ROWS if catalog.stage_of(r.check) in STAGES], ids=lambda r: r.id)
+def test_check_fails_under_its_fault(row, run_suite, lab_control):
+    lab_control.set_fault(row.fault)
+    _, summary = run_suite("-k", f"test_{row.check.lower().replace('.', '_')}_", settings=row.settings)
+    result = _checks(summary)[row.check]
+    assert result["outcome"] == "failed", result
+    assert re.search(row.expect, result["message"]), result["message"]
+
+
+def test_every_stage_1_2_check_has_a_fault():
+    covered = {r.check for r in ROWS}
+    missing = [cid for cid, check in catalog.CHECKS.items() if check.stage in STAGES and cid not in covered]
+    assert missing == []
+
+
+def test_fault_matrix_doc_is_current():
+    if os.environ.get("PROXQA_WRITE_DOCS") == "1":
+        DOC.write_text(render_markdown())
+    assert DOC.read_text() == render_markdown(), "docs/fault-matrix.md is stale: rerun with PROXQA_WRITE_DOCS=1"
