@@ -32,15 +32,15 @@ class RawPve:
         self.endpoint = endpoint
         self._secrets = secrets
         self._session = requests.Session()
-        self._session.verify = endpoint.verify
 
     def close(self) -> None:
         self._session.close()
 
     def _send(self, method: str, path: str, **kwargs: Any) -> Answer:
         try:
+            # verify per request: requests lets REQUESTS_CA_BUNDLE override a session-wide setting
             response = self._session.request(method, self.endpoint.api_url + path, timeout=self.endpoint.timeouts,
-                                             **kwargs)
+                                             verify=self.endpoint.verify, **kwargs)
         except requests.exceptions.SSLError as exc:
             raise PveUnreachable(f"Proxmox {method} {path}: TLS failure: {redact(str(exc), self._secrets)}") from None
         except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:

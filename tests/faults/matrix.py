@@ -22,7 +22,7 @@ class FaultRow:
 ROWS: tuple[FaultRow, ...] = (
     FaultRow("S1.1", "tls-untrusted", r"does not verify"),
     FaultRow("S1.1", "tls-expired", r"expired .* days ago"),
-    FaultRow("S1.2", "pve-version=6.4", r"6\.4 is below 7\.0"),
+    FaultRow("S1.2", "pve-version=6.4", r"6\.4\S* is below 7\.0"),
     FaultRow("S1.3", "pve-latency=/cluster/resources:2.5", r"SLA breach: api-latency-p95 GET /cluster/resources",
              {"TEST_LATENCY_SAMPLES": "3"}),
     FaultRow("S1.4", "ticket-rejected", r"GET /nodes with the new ticket: HTTP 401"),
