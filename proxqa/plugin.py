@@ -278,7 +278,7 @@ class SuitePlugin:
 
     def _summary(self) -> RunSummary:
         settings = self.state.settings
-        environment = {"Target": settings.target, **self.state.environment,
+        environment = {**self.state.environment,
                        **{k: v for k, v in settings.describe().items() if v != "(not set)"}}
         return summarize(self.state.results.values(), run_id=self.state.run_id, target=settings.target,
                                  started=self.state.started, finished=_now(), threshold=settings.gate.pass_rate,
