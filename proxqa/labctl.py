@@ -68,5 +68,5 @@ class LabControl:
         self._call("DELETE", "/faults")
 
     def requests_seen(self, since: int = 0) -> list[dict[str, Any]]:
-        return self._call("GET", f"/requests?since={since}")
+        return self._call("GET", f"/requests?since={since}")["requests"]
 

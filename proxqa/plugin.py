@@ -284,6 +284,9 @@ class SuitePlugin:
                                  started=self.state.started, finished=_now(), threshold=settings.gate.pass_rate,
                                  min_executed=settings.gate.min_executed, environment=environment)
 
+    def pytest_html_report_title(self, report) -> None:
+        report.title = f"Proxmox VE + CozyStack acceptance: run {self.state.run_id} ({self.state.settings.target})"
+
     def pytest_html_results_summary(self, prefix: list[str], summary: list[str], postfix: list[str]) -> None:
         prefix.append(report_files.summary_html(self._summary()))
 

@@ -1,0 +1,138 @@
+"""python -m lab: start, stop, inspect and break the embedded lab.
+
+    python -m lab up [--state-dir DIR] [--fault NAME[=VALUE]]... [--time-scale S] [--watch-pid PID] [--json]
+    python -m lab down [--state-dir DIR]
+    python -m lab fault NAME[=VALUE]        set a fault (python -m lab faults lists them)
+    python -m lab fault --clear [NAME]      clear one fault, or all
+    python -m lab faults                    the known faults, the active ones marked *
+    python -m lab status
+
+`eval "$(python -m lab up)"` points this shell (the suite, proxmoxer, curl) at the lab.
+The state directory is $LAB_STATE_DIR, else <repo>/.lab.
+Exit status: 0 done, 2 bad usage or a fault the lab refused, 3 the lab is not set up, not running or did not start.
+"""
+
+import argparse
+import json
+import os
+import sys
+
+from lab import launcher
+from lab.control_client import call
+from lab.errors import EXIT_USAGE, LabError
+from lab.settings import export_lines, lab_settings, new_credentials
+
+
+def say(text):
+    print('lab: ' + text, file=sys.stderr, flush=True)
+
+
+def cmd_up(args):
+    credentials = new_credentials()
+    state = launcher.start(args.state_dir, credentials, faults=args.fault, time_scale=args.time_scale,
+                           watch_pid=args.watch_pid, progress=say)
+    try:
+        inventory = call(state['control_url'], 'GET', '/inventory')
+    except LabError:
+        launcher.stop(args.state_dir)
+        raise
+    settings = lab_settings(inventory, credentials, state)
+    say('ready: Proxmox API {0}, control API {1}'.format(state['pve_url'], state['control_url']))
+    if args.json:
+        print(json.dumps({'settings': settings, 'control_url': state['control_url'], 'state_dir': state['state_dir'],
+                          'pids': state['pids']}, indent=2))
+    else:
+        sys.stdout.write(export_lines(settings))
+
+
+def cmd_down(args):
+    if launcher.stop(args.state_dir):
+        say('stopped the lab in {0}'.format(args.state_dir))
+    else:
+        say('no lab running in {0}'.format(args.state_dir))
+
+
+def cmd_fault(args):
+    url = launcher.running_state(args.state_dir)['control_url']
+    if args.clear:
+        answer = call(url, 'DELETE', '/faults/' + args.spec if args.spec else '/faults')
+    elif args.spec:
+        name, _, value = args.spec.partition('=')
+        answer = call(url, 'PUT', '/faults/' + name, {'value': value} if value else None)
+    else:
+        raise LabError('give a fault as NAME[=VALUE], or --clear [NAME]; python -m lab faults lists them', EXIT_USAGE)
+    print('active faults: ' + describe_active(answer['active']))
+
+
+def describe_active(active):
+    return ', '.join(fault['name'] + ('=' + fault['value'] if fault['value'] else '') for fault in active) or 'none'
+
+
+def cmd_faults(args):
+    answer = call(launcher.running_state(args.state_dir)['control_url'], 'GET', '/faults')
+    active = dict((fault['name'], fault['value']) for fault in answer['active'])
+    for fault in answer['known']:
+        mark = '*' if fault['name'] in active else ' '
+        print('{0} {1:<29} {2:<23} {3}'.format(mark, fault['name'], fault['value_format'] or '-',
+                                               fault['description']))
+    print('active faults: ' + describe_active(answer['active']))
+
+
+def cmd_status(args):
+    state = launcher.running_state(args.state_dir)
+    health = call(state['control_url'], 'GET', '/health')
+    active = call(state['control_url'], 'GET', '/faults')['active']
+    print('lab running in {0}'.format(state['state_dir']))
+    print('  Proxmox API  {0} ({1})'.format(state['pve_url'], 'listening' if health['pve_listening'] else 'down'))
+    print('  control API  {0}'.format(state['control_url']))
+    print('  CA bundle    {0}'.format(state['ca_bundle']))
+    print('  pids         {0}'.format(' '.join(map(str, state['pids']))))
+    print('  faults       {0}'.format(describe_active(active)))
+
+
+def time_scale(text):
+    value = float(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError('must be a number >= 0; got {0}'.format(text))
+    return value
+
+
+def parser():
+    top = argparse.ArgumentParser(prog='python -m lab', description=__doc__.splitlines()[0],
+                                  formatter_class=argparse.RawDescriptionHelpFormatter,
+                                  epilog='\n'.join(__doc__.splitlines()[1:]))
+    commands = top.add_subparsers(dest='command', required=True, metavar='COMMAND')
+
+    def command(name, handler, text):
+        sub = commands.add_parser(name, help=text, description=text)
+        sub.add_argument('--state-dir', type=os.path.abspath, default=str(launcher.default_state_dir()),
+                         help='where lab.json, ca.pem and the log live (default: $LAB_STATE_DIR, else <repo>/.lab)')
+        sub.set_defaults(handler=handler)
+        return sub
+
+    up = command('up', cmd_up, 'start the lab and print the settings that point at it')
+    up.add_argument('--fault', action='append', default=[], metavar='NAME[=VALUE]', help='a fault set from the start')
+    up.add_argument('--time-scale', type=time_scale, default=0.0, metavar='S',
+                    help='real seconds per Proxmox second for tasks (default 0: tasks finish at once)')
+    up.add_argument('--watch-pid', type=int, metavar='PID', help='the lab stops by itself when this process is gone')
+    up.add_argument('--json', action='store_true', help='print one JSON object instead of export lines')
+    command('down', cmd_down, 'stop the lab (no lab running is not an error)')
+    fault = command('fault', cmd_fault, 'set a fault, or clear one or all')
+    fault.add_argument('spec', nargs='?', metavar='NAME[=VALUE]')
+    fault.add_argument('--clear', action='store_true', help='clear the named fault, or every fault')
+    command('faults', cmd_faults, 'list the known faults; * marks the active ones')
+    command('status', cmd_status, 'show where the lab runs and its active faults')
+    return top
+
+
+def main(argv=None):
+    args = parser().parse_args(argv)
+    try:
+        args.handler(args)
+    except LabError as err:
+        say(str(err))
+        return err.exit_code
+    except BrokenPipeError:
+        # The reader left early (python -m lab faults | head): quiet the flush at exit, as cat does.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return 0

@@ -1,0 +1,53 @@
+"""The settings that point the suite (or proxmoxer, curl) at a running lab, and the secrets behind them."""
+
+import secrets
+import uuid
+
+# Identity role (the twin's seed) -> the settings of its id and of its secret.
+ROLE_SETTINGS = {
+    'user': ('PROXMOX_USERNAME', 'PROXMOX_PASSWORD'),
+    'suite': ('PROXMOX_TOKEN_ID', 'PROXMOX_TOKEN_SECRET'),
+    'capmox': ('PROXMOX_CAPMOX_TOKEN_ID', 'PROXMOX_CAPMOX_TOKEN_SECRET'),
+    'csi': ('PROXMOX_CSI_TOKEN_ID', 'PROXMOX_CSI_TOKEN_SECRET'),
+    'ccm': ('PROXMOX_CCM_TOKEN_ID', 'PROXMOX_CCM_TOKEN_SECRET'),
+}
+
+
+def new_credentials():
+    """Fresh secrets for one start: a password for the user, a UUID per token (PVE's form of a token secret)."""
+    return dict((role, secrets.token_urlsafe(18) if role == 'user' else str(uuid.uuid4())) for role in ROLE_SETTINGS)
+
+
+def lab_settings(inventory, credentials, state):
+    """Environment name -> value, from the twin's inventory, the secrets it was started with and lab.json."""
+    expected = inventory['expected']
+    settings = {
+        'PROXMOX_HOST': state['host'],
+        'PROXMOX_PORT': str(state['port']),
+        'PROXMOX_VERIFY_SSL': 'true',
+        'PROXMOX_CA_BUNDLE': state['ca_bundle'],
+        'PROXMOX_NODES': ','.join(expected['nodes']),
+    }
+    for identity in inventory['identities']:
+        id_name, secret_name = ROLE_SETTINGS[identity['role']]
+        settings[id_name] = identity['id']
+        settings[secret_name] = credentials[identity['role']]
+    settings.update({
+        'TEST_VM_TEMPLATE': expected['template'],
+        'TEST_STORAGE_POOL': expected['storage_pool'],
+        'TEST_ISO_STORAGE': expected['iso_storage'],
+        'TEST_NETWORK_BRIDGE': expected['bridge'],
+        'TEST_TENANT_VNETS': ','.join(expected['tenant_vnets']),
+        'TEST_LINK_SPEED_MBIT': str(expected['link_speed_mbit']),
+        'LAB_CONTROL_URL': state['control_url'],
+    })
+    return settings
+
+
+def shell_quote(value):
+    """value in single quotes, safe for any shell word (a quote inside becomes '"'"')."""
+    return "'" + value.replace("'", "'\"'\"'") + "'"
+
+
+def export_lines(settings):
+    return ''.join("export {0}={1}\n".format(name, shell_quote(value)) for name, value in settings.items())
