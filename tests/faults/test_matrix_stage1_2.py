@@ -43,3 +43,16 @@ def test_fault_matrix_doc_is_current():
     if os.environ.get("PROXQA_WRITE_DOCS") == "1":
         DOC.write_text(render_markdown())
     assert DOC.read_text() == render_markdown(), "docs/fault-matrix.md is stale: rerun with PROXQA_WRITE_DOCS=1"
+
+
+def test_unreachable_target_fails_s1_1_and_blocks_the_rest(run_suite, lab_control):
+    """No cascade of time-outs: S1.1 names the cause, every dependant is blocked by it, exit code 7."""
+    lab_control.set_fault("pve-down")
+    code, summary = run_suite("--stage", "1,2")
+    checks = _checks(summary)
+    assert (checks["S1.1"]["outcome"], checks["S1.1"]["category"]) == ("failed", "unreachable")
+    assert re.search(r"refused", checks["S1.1"]["message"]), checks["S1.1"]["message"]
+    others = {cid: c["outcome"] for cid, c in checks.items() if cid != "S1.1"}
+    assert set(others.values()) == {"blocked"}, others
+    assert all(c["message"].startswith("blocked by S1.1: ") for cid, c in checks.items() if cid != "S1.1")
+    assert code == 7
