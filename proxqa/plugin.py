@@ -21,6 +21,7 @@ from proxqa.labctl import LabError, LabHandle, start_lab, stop_lab
 from proxqa.pve.errors import PveUnreachable
 from proxqa.pve.tls import EndpointUnreachable
 from proxqa.results import ItemResult, SlaResult
+from proxqa.shared_results import SharedResults
 from proxqa.sla import SlaBreach
 from proxqa.summary import RunSummary, exit_code, summarize
 
@@ -183,6 +184,7 @@ class SuitePlugin:
 
     def __init__(self, state: Suite):
         self.state = state
+        self._shared = SharedResults(state.run_dir / "results.jsonl")
 
     # ----------------------------------------------------------------------- lab
 
@@ -237,6 +239,12 @@ class SuitePlugin:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        if not self.state.is_controller:
+            # Verdicts other workers reached so far. A worker never waits for one: xdist holds back a worker's last
+            # item until it gets more work, so waiting could deadlock. A prerequisite still running elsewhere gates
+            # nothing, and its dependant then fails on the same cause instead of being reported as blocked.
+            known = self._shared.read()
+            self.state.results.update((k, v) for k, v in known.items() if k not in self.state.results)
         for group in item.stash[CHECK].needs:
             verdicts = [self.state.verdict(cid) for cid in group.split("|")]
             if all(v is not None and v.outcome not in ("passed", "flaky") for v in verdicts):
@@ -275,6 +283,8 @@ class SuitePlugin:
                 if key == "proxqa_environment":
                     self.state.environment.update(value)
             results[report.nodeid] = dataclasses.replace(results[report.nodeid], sla=sla)
+        if not self.state.is_controller and report.nodeid in results and report.when != "teardown":
+            self._shared.add(results[report.nodeid])
 
     def _summary(self) -> RunSummary:
         settings = self.state.settings
