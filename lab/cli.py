@@ -1,6 +1,7 @@
 """python -m lab: start, stop, inspect and break the embedded lab.
 
-    python -m lab up [--state-dir DIR] [--fault NAME[=VALUE]]... [--time-scale S] [--watch-pid PID] [--json]
+    python -m lab up [--state-dir DIR] [--seed NAME] [--fault NAME[=VALUE]]... [--time-scale S] [--watch-pid PID]
+                     [--json]
     python -m lab down [--state-dir DIR]
     python -m lab fault NAME[=VALUE]        set a fault (python -m lab faults lists them)
     python -m lab fault --clear [NAME]      clear one fault, or all
@@ -30,7 +31,7 @@ def say(text):
 def cmd_up(args):
     credentials = new_credentials()
     state = launcher.start(args.state_dir, credentials, faults=args.fault, time_scale=args.time_scale,
-                           watch_pid=args.watch_pid, progress=say)
+                           watch_pid=args.watch_pid, seed=args.seed, progress=say)
     try:
         inventory = call(state['control_url'], 'GET', '/inventory')
     except LabError:
@@ -75,6 +76,9 @@ def cmd_faults(args):
         mark = '*' if fault['name'] in active else ' '
         print('{0} {1:<29} {2:<23} {3}'.format(mark, fault['name'], fault['value_format'] or '-',
                                                fault['description']))
+    print('values: [VALUE] may be left out (the description gives its default); any other VALUE is required.')
+    print('names in values ({0} seed): {1}'.format(answer['seed'], '; '.join(
+        '{0} {1}'.format(placeholder, ', '.join(names)) for placeholder, names in answer['value_names'].items())))
     print('active faults: ' + describe_active(answer['active']))
 
 
@@ -82,7 +86,7 @@ def cmd_status(args):
     state = launcher.running_state(args.state_dir)
     health = call(state['control_url'], 'GET', '/health')
     active = call(state['control_url'], 'GET', '/faults')['active']
-    print('lab running in {0}'.format(state['state_dir']))
+    print('lab running in {0} ({1} seed)'.format(state['state_dir'], health['seed']))
     print('  Proxmox API  {0} ({1})'.format(state['pve_url'], 'listening' if health['pve_listening'] else 'down'))
     print('  control API  {0}'.format(state['control_url']))
     print('  CA bundle    {0}'.format(state['ca_bundle']))
@@ -111,6 +115,9 @@ def parser():
         return sub
 
     up = command('up', cmd_up, 'start the lab and print the settings that point at it')
+    up.add_argument('--seed', default=launcher.DEFAULT_SEED, metavar='NAME',
+                    help='the cluster the lab starts as: standard (default), or alt, where every name the suite '
+                         'reads differs')
     up.add_argument('--fault', action='append', default=[], metavar='NAME[=VALUE]', help='a fault set from the start')
     up.add_argument('--time-scale', type=time_scale, default=0.0, metavar='S',
                     help='real seconds per Proxmox second for tasks (default 0: tasks finish at once)')

@@ -18,6 +18,7 @@ REPO = Path(__file__).resolve().parent.parent
 TWIN_MODULE = 'lab.pve_twin'
 PVE_PORT = 8006          # PVE's own port: clients often assume it
 CONTROL_PORT = 8007
+DEFAULT_SEED = 'standard'
 START_TIMEOUT = 30.0     # seconds for the twin to answer
 STOP_GRACE = 5.0         # seconds between SIGTERM and SIGKILL
 ADDRESS_ATTEMPTS = 8
@@ -75,10 +76,12 @@ def running_state(state_dir):
 
 # ----------------------------------------------------------------------- up
 
-def start(state_dir, credentials, faults=(), time_scale=0.0, watch_pid=None, progress=lambda text: None):
+def start(state_dir, credentials, faults=(), time_scale=0.0, watch_pid=None, seed=DEFAULT_SEED,
+          progress=lambda text: None):
     """Start the twin detached, in its own process group, on a free 127.0.0.x; returns the state written.
 
-    progress(text) reports what happens (on stderr, from the command line).
+    seed names the cluster it starts as (the twin refuses an unknown one); progress(text) reports what
+    happens (on stderr, from the command line).
     """
     python = lab_python()
     state_dir = Path(state_dir).resolve()
@@ -89,12 +92,15 @@ def start(state_dir, credentials, faults=(), time_scale=0.0, watch_pid=None, pro
             raise LabError('a lab is already running in {0} (pids {1}): stop it with python -m lab down '
                            '--state-dir {0}'.format(state_dir, ' '.join(map(str, old['pids']))))
         state_file(state_dir).unlink()
+    options = ['--seed', seed, '--time-scale', str(time_scale)] + ['--fault=' + fault for fault in faults]
+    if watch_pid:
+        options += ['--watch-pid', str(watch_pid)]
     for _attempt in range(ADDRESS_ATTEMPTS):
         host = free_loopback_address()
-        progress('starting the Proxmox twin on {0} (log: {1})'.format(host, state_dir / 'twin.log'))
-        process = launch_twin(python, host, state_dir, credentials, faults, time_scale, watch_pid)
+        progress('starting the Proxmox twin ({0} seed) on {1} (log: {2})'.format(seed, host, state_dir / 'twin.log'))
+        process = launch_twin(python, host, state_dir, credentials, options)
         if process:
-            state = {'host': host, 'port': PVE_PORT, 'pve_url': 'https://{0}:{1}'.format(host, PVE_PORT),
+            state = {'host': host, 'seed': seed, 'port': PVE_PORT, 'pve_url': 'https://{0}:{1}'.format(host, PVE_PORT),
                      'control_url': control_url(host), 'ca_bundle': str(state_dir / 'ca.pem'),
                      'log': str(state_dir / 'twin.log'), 'pids': [process.pid], 'pgid': process.pid,
                      'state_dir': str(state_dir), 'started_at': time.time()}
@@ -129,9 +135,11 @@ def control_url(host):
     return 'http://{0}:{1}'.format(host, CONTROL_PORT)
 
 
-def launch_twin(python, host, state_dir, credentials, faults, time_scale, watch_pid):
-    """The twin's process once it answers; None if its address was taken; LabError if it failed."""
-    process = spawn_twin(python, host, state_dir, credentials, faults, time_scale, watch_pid)
+def launch_twin(python, host, state_dir, credentials, options):
+    """The twin's process once it answers; None if its address was taken; LabError if it failed.
+
+    options: more arguments of `python -m lab.pve_twin` (seed, time scale, faults, watched pid)."""
+    process = spawn_twin(python, host, state_dir, credentials, options)
     ready = False
     try:
         ready = wait_ready(process, control_url(host), state_dir / 'twin.log')
@@ -142,13 +150,9 @@ def launch_twin(python, host, state_dir, credentials, faults, time_scale, watch_
     return process if ready else None
 
 
-def spawn_twin(python, host, state_dir, credentials, faults, time_scale, watch_pid):
+def spawn_twin(python, host, state_dir, credentials, options):
     command = [str(python), '-m', TWIN_MODULE, '--host', host, '--port', str(PVE_PORT),
-               '--control-port', str(CONTROL_PORT), '--state-dir', str(state_dir), '--time-scale', str(time_scale)]
-    for fault in faults:
-        command += ['--fault', fault]
-    if watch_pid:
-        command += ['--watch-pid', str(watch_pid)]
+               '--control-port', str(CONTROL_PORT), '--state-dir', str(state_dir)] + options
     with open(state_dir / 'twin.log', 'wb') as log:
         # cwd=REPO puts the repository on the twin's import path (python -m); its own group lets `down`
         # stop it and anything it starts with one signal.

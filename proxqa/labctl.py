@@ -30,8 +30,8 @@ def _lab(*args: str, timeout: float) -> subprocess.CompletedProcess[str]:
 
 
 def start_lab(state_dir: Path, *, faults: tuple[str, ...] = (), time_scale: float = 0.0,
-              watch_pid: int | None = None) -> LabHandle:
-    args = ["up", "--json", "--state-dir", str(state_dir), "--time-scale", str(time_scale)]
+              watch_pid: int | None = None, seed: str = "standard") -> LabHandle:
+    args = ["up", "--json", "--state-dir", str(state_dir), "--time-scale", str(time_scale), "--seed", seed]
     args += [f"--fault={fault}" for fault in faults]
     if watch_pid is not None:
         args += ["--watch-pid", str(watch_pid)]

@@ -20,7 +20,8 @@ import tempfile
 from lab import procs
 
 from .control import start_control
-from .faults import lookup, split_spec
+from .faults import split_spec
+from .seed import SEEDS
 from .tls import LabTls
 from .twin import PveTwin
 
@@ -35,6 +36,7 @@ def parse_args(argv):
     parser.add_argument('--port', type=int, default=8006, help='HTTPS port of the Proxmox API (default 8006)')
     parser.add_argument('--control-port', type=int, required=True, help='HTTP port of the control API')
     parser.add_argument('--state-dir', required=True, help='where ca.pem is written')
+    parser.add_argument('--seed', default='standard', choices=sorted(SEEDS), help='the cluster to start as')
     parser.add_argument('--fault', action='append', default=[], metavar='NAME[=VALUE]')
     parser.add_argument('--time-scale', type=float, default=0.0, help='real seconds per PVE second (0: at once)')
     parser.add_argument('--watch-pid', type=int, help='stop when this process is gone')
@@ -85,8 +87,8 @@ async def serve(args, twin):
             loop.add_signal_handler(sig, stop.set)
         if args.watch_pid:
             asyncio.ensure_future(watch(args.watch_pid, stop))
-        log.info('ready: Proxmox API %s, control API http://%s:%s, faults: %s', twin.url, args.host,
-                 args.control_port, ', '.join(args.fault) or 'none')
+        log.info('ready: Proxmox API %s, control API http://%s:%s, seed %s, faults: %s', twin.url, args.host,
+                 args.control_port, args.seed, ', '.join(args.fault) or 'none')
         await stop.wait()
         log.info('stopping')
     finally:
@@ -100,9 +102,9 @@ def main(argv=None):
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format='%(asctime)s lab.pve_twin: %(message)s')
     args = parse_args(argv)
     try:
-        twin = PveTwin(args.host, args.port, read_credentials(sys.stdin), args.time_scale)
+        twin = PveTwin(args.host, args.port, read_credentials(sys.stdin), args.time_scale, args.seed)
         for name, value in map(split_spec, args.fault):
-            lookup(name).parse(value)
+            twin.lookup(name).parse(value)
     except ValueError as err:  # FaultError is one
         log.error('cannot start: %s', err)
         return EXIT_BAD_INPUT

@@ -1,8 +1,9 @@
 """The lab's control API: plain HTTP and JSON on the twin's loopback address, for the suite's own tests
 and for people; stage tests never use it.
 
-    GET    /health                  the twin runs; where it listens
-    GET    /faults                  the known faults (name, value format, description) and the active ones
+    GET    /health                  the twin runs; where it listens; its seed
+    GET    /faults                  the known faults (name, value format, description), the active ones, and
+                                    the names their values take on this lab's seed
     PUT    /faults/{name}           set a fault; body {"value": "..."} or nothing
     DELETE /faults/{name}           clear one fault
     DELETE /faults                  clear every fault
@@ -18,7 +19,7 @@ import time
 
 from aiohttp import web
 
-from .faults import CATALOGUE, FaultError
+from .faults import FaultError, value_names
 
 
 class BadRequest(ValueError):
@@ -60,16 +61,18 @@ class ControlApi(object):
 
     async def health(self, request):
         twin = self.twin
-        return answer({'status': 'ok', 'pve_url': twin.url, 'pve_listening': twin.listening,
+        return answer({'status': 'ok', 'pve_url': twin.url, 'pve_listening': twin.listening, 'seed': twin.seed.name,
                        'uptime': round(time.time() - self.started, 1)})
 
     def _active(self):
         return answer({'active': self.twin.active_faults()})
 
     async def faults(self, request):
+        twin = self.twin
         known = [{'name': fault.name, 'value_format': fault.syntax or None, 'description': fault.description}
-                 for fault in CATALOGUE]
-        return answer({'known': known, 'active': self.twin.active_faults()})
+                 for fault in twin.faults.values()]
+        return answer({'known': known, 'active': twin.active_faults(), 'seed': twin.seed.name,
+                       'value_names': value_names(twin.seed)})
 
     async def set_fault(self, request):
         body = await request.read()

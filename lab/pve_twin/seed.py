@@ -1,21 +1,34 @@
-"""The healthy lab cluster: every name, size, load figure and privilege the twin starts with.
+"""The healthy lab clusters: every name, size, load figure and privilege a twin starts with.
 
+A seed is data: two instances of one structure. `standard` is the cluster the suite's docs describe;
+`alt` differs in every name the suite reads (nodes, bridge, storages, template, vnets, logins), so a
+run against it shows that the suite takes those names from its settings and never assumes them.
 Change the lab here; the rest of the twin reads these values and holds no seed data of its own.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 GiB = 1024 ** 3
 TiB = 1024 ** 4
 
-CLUSTER_NAME = 'proxqa-lab'
 PVE_VERSION = '9.0.10'
 PVE_RELEASE = '9.0'
 PVE_REPOID = '1b4e3a0f7c2d9e85'
 KERNEL = '6.14.11-2-pve'
 KERNEL_BUILD = '#1 SMP PREEMPT_DYNAMIC PMX 6.14.11-2 (2025-09-12T09:46Z)'
 CPU_MODEL = 'Intel(R) Xeon(R) Silver 4314 CPU @ 2.40GHz'
-LINK_SPEED_MBIT = 10000
+BRIDGE_VIDS = '2-4094'
+# Config keys of the template that the template faults take away.
+TEMPLATE_DISK = 'scsi0'
+TEMPLATE_CLOUDINIT = 'ide2'
+
+AUDIT = ('Sys.Audit', 'VM.Audit', 'Datastore.Audit', 'SDN.Audit', 'Pool.Audit')
+CAPMOX_VM = ('VM.Allocate', 'VM.Clone', 'VM.Config.CDROM', 'VM.Config.CPU', 'VM.Config.Disk', 'VM.Config.HWType',
+             'VM.Config.Memory', 'VM.Config.Network', 'VM.Config.Options', 'VM.PowerMgmt', 'VM.Audit',
+             'VM.GuestAgent.Audit')
+DATASTORE_ADMIN = ('Datastore.Allocate', 'Datastore.AllocateSpace', 'Datastore.AllocateTemplate', 'Datastore.Audit')
+CSI_ROOT = ('VM.Audit', 'VM.Config.Disk', 'Datastore.Allocate', 'Datastore.AllocateSpace', 'Datastore.Audit')
+CCM_ROOT = ('VM.Audit', 'VM.GuestAgent.Audit', 'Sys.Audit')
 
 
 @dataclass(frozen=True)
@@ -39,27 +52,6 @@ class Node:
     rootfs_used: float = 0.11
 
 
-NODES = (
-    Node('pve1', '192.0.2.11', Load(cpu=0.11, memory=0.36, network=0.05), uptime_days=41.3),
-    Node('pve2', '192.0.2.12', Load(cpu=0.09, memory=0.34, network=0.04), uptime_days=41.1),
-    Node('pve3', '192.0.2.13', Load(cpu=0.10, memory=0.35, network=0.06), uptime_days=12.7),
-)
-GATEWAY = '192.0.2.1'
-PREFIX_LENGTH = 24
-
-# The VM bridge on every node, and the physical port under it.
-BRIDGE = 'vmbr0'
-BRIDGE_PORT = 'eno1'
-BRIDGE_VIDS = '2-4094'
-
-SDN_ZONE = {'zone': 'tenants', 'type': 'vlan', 'bridge': BRIDGE, 'ipam': 'pve'}
-# One vnet per tenant, each with its own VLAN tag.
-TENANT_VNETS = (
-    {'vnet': 'tenanta', 'zone': 'tenants', 'tag': 101},
-    {'vnet': 'tenantb', 'zone': 'tenants', 'tag': 102},
-)
-
-
 @dataclass(frozen=True)
 class Storage:
     name: str
@@ -68,52 +60,14 @@ class Storage:
     used: float        # fraction of total in use at start
 
 
-DISK_STORAGE = 'local-lvm'
-ISO_STORAGE = 'local'
-STORAGES = (
-    Storage(DISK_STORAGE, {'type': 'lvmthin', 'content': 'images,rootdir', 'vgname': 'pve', 'thinpool': 'data'},
-            total=2 * TiB, used=0.20),
-    Storage(ISO_STORAGE, {'type': 'dir', 'content': 'iso,vztmpl,backup', 'path': '/var/lib/vz'},
-            total=200 * GiB, used=0.14),
-)
-
-
 @dataclass(frozen=True)
 class Template:
     vmid: int
     name: str
     node: str
-    config: dict
-
-
-TEMPLATE = Template(9000, 'ubuntu-2404-cloudinit', 'pve1', {
-    'name': 'ubuntu-2404-cloudinit',
-    'template': 1,
-    'ostype': 'l26',
-    'cpu': 'x86-64-v2-AES',
-    'sockets': 1,
-    'cores': 2,
-    'memory': '2048',
-    'agent': '1',
-    'scsihw': 'virtio-scsi-single',
-    'scsi0': '{0}:base-9000-disk-0,iothread=1,size=20G'.format(DISK_STORAGE),
-    'ide2': '{0}:vm-9000-cloudinit,media=cdrom'.format(DISK_STORAGE),
-    'boot': 'order=scsi0',
-    'net0': 'virtio=BC:24:11:5E:90:00,bridge={0}'.format(BRIDGE),
-    'serial0': 'socket',
-    'vga': 'serial0',
-    'ipconfig0': 'ip=dhcp',
-    'smbios1': 'uuid=6f1c2a4e-9b0d-4c1e-8a52-3d7e9f000900',
-})
-# Config keys the template faults take away or change.
-TEMPLATE_DISK = 'scsi0'
-TEMPLATE_CLOUDINIT = 'ide2'
-
-AUDIT = ('Sys.Audit', 'VM.Audit', 'Datastore.Audit', 'SDN.Audit', 'Pool.Audit')
-CAPMOX_VM = ('VM.Allocate', 'VM.Clone', 'VM.Config.CDROM', 'VM.Config.CPU', 'VM.Config.Disk', 'VM.Config.HWType',
-             'VM.Config.Memory', 'VM.Config.Network', 'VM.Config.Options', 'VM.PowerMgmt', 'VM.Audit',
-             'VM.GuestAgent.Audit')
-DATASTORE_ADMIN = ('Datastore.Allocate', 'Datastore.AllocateSpace', 'Datastore.AllocateTemplate', 'Datastore.Audit')
+    disk_gib: int
+    mac: str
+    smbios_uuid: str
 
 
 @dataclass(frozen=True)
@@ -122,8 +76,8 @@ class Identity:
     privilege-separated, so `acl` is all a token holds."""
     role: str
     userid: str
-    token: str = ''    # the token name after '!', empty for a password login
-    acl: tuple = field(default=())
+    token: str         # the token name after '!', empty for a password login
+    acl: tuple         # (path, privileges) rows
 
     @property
     def id(self):
@@ -131,20 +85,129 @@ class Identity:
         return '{0}!{1}'.format(self.userid, self.token) if self.token else self.userid
 
 
-IDENTITIES = (
-    Identity('user', 'qa@pve', acl=(('/', AUDIT),)),
-    Identity('suite', 'qa@pve', 'suite', acl=(('/', AUDIT),)),
-    Identity('capmox', 'capmox@pve', 'capi', acl=(
-        ('/', ('Sys.Audit',)),
-        ('/nodes', ('Sys.Audit',)),
-        ('/vms', CAPMOX_VM),
-        ('/vms/{0}'.format(TEMPLATE.vmid), ('VM.Clone', 'VM.Audit')),
-        ('/sdn/zones/localnetwork/{0}'.format(BRIDGE), ('SDN.Use',)),
-        ('/storage/{0}'.format(ISO_STORAGE), DATASTORE_ADMIN),
-        ('/storage/{0}'.format(DISK_STORAGE), ('Datastore.AllocateSpace',)),
-    )),
-    Identity('csi', 'csi@pve', 'csi', acl=(
-        ('/', ('VM.Audit', 'VM.Config.Disk', 'Datastore.Allocate', 'Datastore.AllocateSpace', 'Datastore.Audit')),
-    )),
-    Identity('ccm', 'ccm@pve', 'ccm', acl=(('/', ('VM.Audit', 'VM.GuestAgent.Audit', 'Sys.Audit')),)),
+@dataclass(frozen=True)
+class Seed:
+    name: str
+    cluster_name: str
+    nodes: tuple             # Node
+    gateway: str
+    prefix_length: int
+    bridge: str              # the VLAN-aware VM bridge on every node
+    bridge_port: str         # the physical port under it
+    link_speed_mbit: int
+    sdn_zone: str            # a VLAN zone on the bridge
+    vnets: tuple             # (vnet, VLAN tag) per tenant
+    disk_storage: Storage    # VM disks
+    iso_storage: Storage     # ISOs (the cloud-init ISOs CAPMOX uploads)
+    template: Template
+    logins: dict             # role -> (userid, token name or '' for the password login)
+    dhcp_range: tuple        # (first, last) IPv4 the lab's DHCP leases to guests without a static ipconfig0
+
+    @property
+    def storages(self):
+        return (self.disk_storage, self.iso_storage)
+
+    def zone_config(self):
+        return {'zone': self.sdn_zone, 'type': 'vlan', 'bridge': self.bridge, 'ipam': 'pve'}
+
+    def vnet_configs(self):
+        return tuple({'vnet': vnet, 'zone': self.sdn_zone, 'tag': tag} for vnet, tag in self.vnets)
+
+    def template_config(self):
+        """The template VM's config, as GET .../config shows it."""
+        t, disk = self.template, self.disk_storage.name
+        return {
+            'name': t.name,
+            'template': 1,
+            'ostype': 'l26',
+            'cpu': 'x86-64-v2-AES',
+            'sockets': 1,
+            'cores': 2,
+            'memory': '2048',
+            'agent': '1',
+            'scsihw': 'virtio-scsi-single',
+            TEMPLATE_DISK: '{0}:base-{1}-disk-0,iothread=1,size={2}G'.format(disk, t.vmid, t.disk_gib),
+            TEMPLATE_CLOUDINIT: '{0}:vm-{1}-cloudinit,media=cdrom'.format(disk, t.vmid),
+            'boot': 'order=' + TEMPLATE_DISK,
+            'net0': 'virtio={0},bridge={1}'.format(t.mac, self.bridge),
+            'serial0': 'socket',
+            'vga': 'serial0',
+            'ipconfig0': 'ip=dhcp',
+            'smbios1': 'uuid=' + t.smbios_uuid,
+        }
+
+    @property
+    def identities(self):
+        """The logins with the least-privilege rows of STAGES.md, on this seed's paths."""
+        rows = {
+            'user': (('/', AUDIT),),
+            'suite': (('/', AUDIT),),
+            'capmox': (
+                ('/', ('Sys.Audit',)),
+                ('/nodes', ('Sys.Audit',)),
+                ('/vms', CAPMOX_VM),
+                ('/vms/{0}'.format(self.template.vmid), ('VM.Clone', 'VM.Audit')),
+                ('/sdn/zones/localnetwork/{0}'.format(self.bridge), ('SDN.Use',)),
+                ('/storage/{0}'.format(self.iso_storage.name), DATASTORE_ADMIN),
+                ('/storage/{0}'.format(self.disk_storage.name), ('Datastore.AllocateSpace',)),
+            ),
+            'csi': (('/', CSI_ROOT),),
+            'ccm': (('/', CCM_ROOT),),
+        }
+        return tuple(Identity(role, userid, token, rows[role]) for role, (userid, token) in self.logins.items())
+
+
+STANDARD = Seed(
+    name='standard',
+    cluster_name='proxqa-lab',
+    nodes=(
+        Node('pve1', '192.0.2.11', Load(cpu=0.11, memory=0.36, network=0.05), uptime_days=41.3),
+        Node('pve2', '192.0.2.12', Load(cpu=0.09, memory=0.34, network=0.04), uptime_days=41.1),
+        Node('pve3', '192.0.2.13', Load(cpu=0.10, memory=0.35, network=0.06), uptime_days=12.7),
+    ),
+    gateway='192.0.2.1',
+    prefix_length=24,
+    bridge='vmbr0',
+    bridge_port='eno1',
+    link_speed_mbit=10000,
+    sdn_zone='tenants',
+    vnets=(('tenanta', 101), ('tenantb', 102)),
+    disk_storage=Storage('local-lvm', {'type': 'lvmthin', 'content': 'images,rootdir', 'vgname': 'pve',
+                                       'thinpool': 'data'}, total=2 * TiB, used=0.20),
+    iso_storage=Storage('local', {'type': 'dir', 'content': 'iso,vztmpl,backup', 'path': '/var/lib/vz'},
+                        total=200 * GiB, used=0.14),
+    template=Template(9000, 'ubuntu-2404-cloudinit', 'pve1', disk_gib=20, mac='BC:24:11:5E:90:00',
+                      smbios_uuid='6f1c2a4e-9b0d-4c1e-8a52-3d7e9f000900'),
+    logins={'user': ('qa@pve', ''), 'suite': ('qa@pve', 'suite'), 'capmox': ('capmox@pve', 'capi'),
+            'csi': ('csi@pve', 'csi'), 'ccm': ('ccm@pve', 'ccm')},
+    dhcp_range=('192.0.2.100', '192.0.2.199'),
 )
+
+ALT = Seed(
+    name='alt',
+    cluster_name='acme-edge',
+    nodes=(
+        Node('hv-a', '198.51.100.21', Load(cpu=0.14, memory=0.41, network=0.07), uptime_days=88.0, cores=32,
+             memory=128 * GiB, rootfs=128 * GiB),
+        Node('hv-b', '198.51.100.22', Load(cpu=0.12, memory=0.38, network=0.06), uptime_days=87.6, cores=24,
+             memory=96 * GiB, rootfs=128 * GiB),
+    ),
+    gateway='198.51.100.1',
+    prefix_length=24,
+    bridge='vmbr7',
+    bridge_port='enp65s0f0',
+    link_speed_mbit=25000,
+    sdn_zone='tn',
+    vnets=(('blue', 301), ('green', 302)),
+    disk_storage=Storage('ceph-vm', {'type': 'rbd', 'content': 'images,rootdir', 'pool': 'vm', 'krbd': 0,
+                                     'shared': 1}, total=8 * TiB, used=0.31),
+    iso_storage=Storage('cephfs-iso', {'type': 'cephfs', 'content': 'iso,snippets', 'path': '/mnt/pve/cephfs-iso',
+                                       'fs-name': 'cephfs', 'shared': 1}, total=1 * TiB, used=0.08),
+    template=Template(8100, 'debian-12-genericcloud', 'hv-b', disk_gib=8, mac='BC:24:11:81:00:00',
+                      smbios_uuid='0d5e8a61-3c2f-4b7a-9e14-5a6b7c008100'),
+    logins={'user': ('acceptance@pve', ''), 'suite': ('acceptance@pve', 'ci'), 'capmox': ('capi@pve', 'capmox'),
+            'csi': ('pvecsi@pve', 'plugin'), 'ccm': ('pveccm@pve', 'ccm')},
+    dhcp_range=('198.51.100.150', '198.51.100.199'),
+)
+
+SEEDS = dict((seed.name, seed) for seed in (STANDARD, ALT))

@@ -1,4 +1,5 @@
-"""PveTwin: fakepve's FakePve seeded as the lab cluster, with what stages 1 and 2 read and the lab's faults.
+"""PveTwin: fakepve's FakePve seeded as a lab cluster (seed.py), with what stages 1 and 2 read, the VM life
+cycle controllers drive (vms.py) and the lab's faults.
 
 Added routes go through fakepve's `_routes_*` tables, so the schema's parameter and permission checks
 apply to them as to fakepve's own. Faults are set by name (faults.py); each one either changes the
@@ -24,14 +25,11 @@ from fakepve.routing import die, sha1
 from fakepve.server import API, EXTJS, USER, error, ok, params
 
 from . import seed, views
-from .faults import CATALOGUE, lookup
+from .faults import catalogue, lookup
+from .vms import VmLifecycle
 
 log = logging.getLogger('lab.pve_twin')
 
-# The parts of the state faults change, in the order they are rebuilt: the certificate before the listener.
-AREAS = tuple(dict.fromkeys(fault.area for fault in CATALOGUE if fault.area))
-SEED_NODES = dict((node.name, node) for node in seed.NODES)
-PASSWORD_USER = next(ident.id for ident in seed.IDENTITIES if not ident.token)
 FORGED_TICKET = re.compile(r'^PVE:[^:\s]+@[^:\s]+:[0-9A-F]{8}::\S+$')
 # The paths GET /access/permissions reports besides those with ACL rows (PVE's top-level paths).
 TOP_PATHS = ('/', '/access', '/access/groups', '/nodes', '/pool', '/sdn', '/storage', '/vms')
@@ -74,17 +72,27 @@ class RequestLog(object):
         self._entries.clear()
 
 
-class PveTwin(FakePve):
-    """The lab's Proxmox VE 9 cluster. credentials: role (seed.IDENTITIES) -> password or token secret."""
+class PveTwin(VmLifecycle, FakePve):
+    """The lab's Proxmox VE 9 cluster, started from the seed of that name (seed.SEEDS).
 
-    def __init__(self, host, port, credentials, time_scale=0.0):
-        missing = [ident.role for ident in seed.IDENTITIES if not credentials.get(ident.role)]
+    credentials: identity role (Seed.logins) -> password or token secret.
+    """
+
+    def __init__(self, host, port, credentials, time_scale=0.0, seed_name='standard'):
+        if seed_name not in seed.SEEDS:
+            raise ValueError('unknown seed {0!r}; known seeds: {1}'.format(seed_name, ', '.join(seed.SEEDS)))
+        self.seed = seed.SEEDS[seed_name]
+        missing = [ident.role for ident in self.seed.identities if not credentials.get(ident.role)]
         if missing:
             raise ValueError('no secret given for the identities {0}'.format(', '.join(missing)))
         # root@pam gets a password nobody is told: the lab's logins are the seed identities.
         super().__init__(user='root@pam', password=secrets.token_urlsafe(24), host=host, port=port)
         self.time_scale = time_scale
-        self.cluster_name = seed.CLUSTER_NAME
+        self.cluster_name = self.seed.cluster_name
+        self.faults = dict((fault.name, fault) for fault in catalogue(self.seed))
+        # The parts of the state faults change, in the order they are rebuilt: the certificate before the listener.
+        self.areas = tuple(dict.fromkeys(fault.area for fault in self.faults.values() if fault.area))
+        self.seed_nodes = dict((node.name, node) for node in self.seed.nodes)
         self.credentials = dict(credentials)
         self.booted = time.time()
         self.active = {}            # fault name -> (value as given or None, value as parsed)
@@ -96,19 +104,21 @@ class PveTwin(FakePve):
         self._seed()
 
     def __repr__(self):
-        return '<PveTwin {0} faults={1}>'.format(self.url, sorted(self.active))
+        return '<PveTwin {0} seed={1} faults={2}>'.format(self.url, self.seed.name, sorted(self.active))
+
+    @property
+    def password_user(self):
+        return next(ident.id for ident in self.seed.identities if not ident.token)
 
     def _seed(self):
-        self.nodes = dict((node.name, {'online': True}) for node in seed.NODES)
+        self.nodes = dict((node.name, {'online': True}) for node in self.seed.nodes)
         self.storages = dict((store.name, dict(store.options, active=1, files=set(), volumes={}, total=store.total,
                                                avail=int(store.total * (1 - store.used))))
-                             for store in seed.STORAGES)
-        template = seed.TEMPLATE
+                             for store in self.seed.storages)
+        template = self.seed.template
         self._template = self.add_vm(template.vmid, template.name, node=template.node, template=True,
-                                     config=template.config)
-        for ident in seed.IDENTITIES:
-            if not ident.token:
-                self.users[ident.id] = self.credentials[ident.role]
+                                     config=self.seed.template_config())
+        self.users[self.password_user] = self.credentials['user']
 
     # ------------------------------------------------------------- lifecycle
 
@@ -118,7 +128,7 @@ class PveTwin(FakePve):
         self._ssl = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         self.runner = web.AppRunner(self._build_app(), access_log=None)
         await self.runner.setup()
-        for area in AREAS:
+        for area in self.areas:
             await self._sync(area)
 
     @property
@@ -145,23 +155,27 @@ class PveTwin(FakePve):
     def active_faults(self):
         return [{'name': name, 'value': value} for name, (value, _parsed) in self.active.items()]
 
+    def lookup(self, name):
+        """The fault of that name, or FaultError listing the known ones."""
+        return lookup(self.faults, name)
+
     async def set_fault(self, name, value=''):
         """Set (or change) a fault; FaultError for an unknown name or a bad value."""
-        fault = lookup(name)
+        fault = self.lookup(name)
         parsed = fault.parse(value)
         self.active[name] = (value or None, parsed)
         await self._sync(fault.area)
         log.info('fault set: %s%s', name, '=' + value if value else '')
 
     async def clear_fault(self, name):
-        fault = lookup(name)
+        fault = self.lookup(name)
         if self.active.pop(name, None) is not None:
             await self._sync(fault.area)
             log.info('fault cleared: %s', name)
 
     async def clear_faults(self):
         self.active.clear()
-        for area in AREAS:
+        for area in self.areas:
             await self._sync(area)
         log.info('all faults cleared')
 
@@ -174,13 +188,13 @@ class PveTwin(FakePve):
 
     async def _sync_cluster(self):
         offline = self.fault('pve-node-offline')
-        for node in seed.NODES:
+        for node in self.seed.nodes:
             self.nodes[node.name]['online'] = node.name != offline
         self.quorate = not self.fault('quorum-lost')
 
     async def _sync_auth(self):
         rejected = self.fault('token-rejected')
-        for ident in seed.IDENTITIES:
+        for ident in self.seed.identities:
             if ident.token:
                 # A secret nobody has: the token answers 401 as with a regenerated secret.
                 self.apitokens[ident.id] = secrets.token_hex(16) if ident.id == rejected \
@@ -190,7 +204,7 @@ class PveTwin(FakePve):
         missing = self.fault('token-missing-privilege')
         excess = self.fault('token-excess-privilege')
         acl = {}
-        for ident in seed.IDENTITIES:
+        for ident in self.seed.identities:
             rows = [(path, set(privs)) for path, privs in ident.acl]
             if missing and missing[0] == ident.role:
                 for _path, privs in rows:
@@ -205,7 +219,7 @@ class PveTwin(FakePve):
         no_images = self.fault('storage-no-images')
         no_iso = self.fault('iso-storage-missing')
         full = self.fault('storage-full')
-        for spec in seed.STORAGES:
+        for spec in self.seed.storages:
             store = self.storages.get(spec.name)
             if store is None:  # deleted through the API
                 continue
@@ -225,7 +239,7 @@ class PveTwin(FakePve):
 
     async def _sync_template(self):
         vm = self._template
-        config = dict(seed.TEMPLATE.config)
+        config = self.seed.template_config()
         if self.fault('template-not-template'):
             del config['template']
         if self.fault('template-no-agent'):
@@ -319,7 +333,7 @@ class PveTwin(FakePve):
                 raise PveError(401, 'permission denied - invalid PVE ticket')
             elif ticket and self.fault('auth-accepts-forged-ticket') and ticket not in self.tickets \
                     and FORGED_TICKET.match(ticket):
-                return PASSWORD_USER
+                return self.password_user
         return super()._authenticate(request)
 
     def check_password(self, user, password):
@@ -358,7 +372,7 @@ class PveTwin(FakePve):
 
     def _load(self, name):
         """The node's load: the seed's, with the node faults that name it."""
-        load = SEED_NODES[name].load
+        load = self.seed_nodes[name].load
         for fault, field in LOAD_FAULTS:
             value = self.fault(fault)
             if value and value[0] == name:
@@ -366,15 +380,16 @@ class PveTwin(FakePve):
         return load
 
     def _node_summary(self, name):
-        return views.summary(SEED_NODES[name], self._load(name), self.booted)
+        return views.summary(self.seed_nodes[name], self._load(name), self.booted)
 
     async def _node_status(self, v, user):
         name = v['node']
-        return views.status(SEED_NODES[name], self._load(name), self.booted, self.version)
+        return views.status(self.seed_nodes[name], self._load(name), self.booted, self.version)
 
     async def _node_rrddata(self, v, user):
         name = v['node']
-        return views.rrd_points(SEED_NODES[name], self._load(name), v['timeframe'], v.get('cf') or 'AVERAGE')
+        return views.rrd_points(self.seed_nodes[name], self._load(name), v['timeframe'], v.get('cf') or 'AVERAGE',
+                                self.seed.link_speed_mbit)
 
     def _bridge_state(self, name):
         """None when the node has no bridge, else {'active': bool, 'vlan_aware': bool}."""
@@ -391,7 +406,7 @@ class PveTwin(FakePve):
             wanted = (kind,)
         else:
             wanted = None
-        return [item for item in views.interfaces(SEED_NODES[name], self._bridge_state(name))
+        return [item for item in views.interfaces(self.seed, self.seed_nodes[name], self._bridge_state(name))
                 if wanted is None or item['type'] in wanted]
 
     async def _nodes(self, request):
@@ -409,7 +424,7 @@ class PveTwin(FakePve):
         """fakepve's answer with the nodes' usage as their status shows it."""
         data = json.loads((await super()._resources(request)).text)['data']
         for item in data:
-            if item['type'] == 'node' and item['status'] == 'online' and item['node'] in SEED_NODES:
+            if item['type'] == 'node' and item['status'] == 'online' and item['node'] in self.seed_nodes:
                 item.update(self._node_summary(item['node']))
         return ok(data)
 
@@ -419,15 +434,16 @@ class PveTwin(FakePve):
     # ------------------------------------------------------------------- SDN
 
     def _zones(self):
-        return [] if self.fault('sdn-missing') else [dict(seed.SDN_ZONE)]
+        return [] if self.fault('sdn-missing') else [self.seed.zone_config()]
 
     def _vnets(self):
         if self.fault('sdn-missing'):
             return []
-        vnets = [dict(vnet, type='vnet') for vnet in seed.TENANT_VNETS if vnet['vnet'] != self.fault('vnet-missing')]
+        vnets = [dict(vnet, type='vnet') for vnet in self.seed.vnet_configs()
+                 if vnet['vnet'] != self.fault('vnet-missing')]
         if self.fault('vnet-shared-tag'):
             for vnet in vnets:
-                vnet['tag'] = seed.TENANT_VNETS[0]['tag']
+                vnet['tag'] = self.seed.vnets[0][1]
         return vnets
 
     def _sdn_visible(self, user, path):
@@ -485,27 +501,29 @@ class PveTwin(FakePve):
 
     def inventory(self):
         """What the lab holds now, faults applied, and what a healthy lab is configured with. No secrets."""
-        names = sorted(self.nodes)
+        names, lab = sorted(self.nodes), self.seed
         return {
             'expected': {
-                'nodes': [node.name for node in seed.NODES], 'template': seed.TEMPLATE.name,
-                'template_vmid': seed.TEMPLATE.vmid, 'storage_pool': seed.DISK_STORAGE,
-                'iso_storage': seed.ISO_STORAGE, 'bridge': seed.BRIDGE,
-                'tenant_vnets': [vnet['vnet'] for vnet in seed.TENANT_VNETS],
-                'link_speed_mbit': seed.LINK_SPEED_MBIT, 'pve_version': seed.PVE_VERSION,
+                'seed': lab.name, 'nodes': [node.name for node in lab.nodes], 'template': lab.template.name,
+                'template_vmid': lab.template.vmid, 'template_node': lab.template.node,
+                'storage_pool': lab.disk_storage.name, 'iso_storage': lab.iso_storage.name, 'bridge': lab.bridge,
+                'tenant_vnets': [vnet for vnet, _tag in lab.vnets],
+                'link_speed_mbit': lab.link_speed_mbit, 'pve_version': seed.PVE_VERSION,
+                'dhcp_range': list(lab.dhcp_range),
             },
             'nodes': [{'node': name, 'online': state.get('online', True)}
                       for name, state in sorted(self.nodes.items())],
             'storages': [self._storage_inventory(name, names) for name in sorted(self.storages)],
-            'vms': [{'vmid': vm.vmid, 'name': vm.name, 'node': vm.node, 'status': vm.status,
+            'vms': [{'vmid': vm.vmid, 'name': vm.name, 'node': vm.node, 'status': vm.status, 'lock': vm.lock,
                      'template': 1 if vm.template else 0} for vm in sorted(self.vms, key=lambda vm: vm.vmid)],
-            'bridges': [dict(state, node=name, iface=seed.BRIDGE)
-                        for name, state in ((name, self._bridge_state(name)) for name in sorted(SEED_NODES)) if state],
+            'bridges': [dict(state, node=name, iface=lab.bridge)
+                        for name, state in ((name, self._bridge_state(name)) for name in sorted(self.seed_nodes))
+                        if state],
             'sdn': {'zones': self._zones(), 'vnets': self._vnets()},
             'identities': [{'role': ident.role, 'id': ident.id, 'kind': 'token' if ident.token else 'password',
                             'acl': [{'path': path, 'privileges': sorted(privs)}
                                     for path, privs in (self.acl or {}).get(ident.id, [])]}
-                           for ident in seed.IDENTITIES],
+                           for ident in lab.identities],
             'faults': self.active_faults(),
         }
 

@@ -1,8 +1,11 @@
-"""What a node's status, RRD history and network interfaces look like in PVE 9's answers.
+"""What a node's status, RRD history and network interfaces, and a guest agent's interfaces, look like in
+PVE 9's answers.
 
-Pure functions of a seed node and its current load; PveTwin decides the load (faults included).
+Pure functions of a seed node and its current load, or of a guest's MAC and address; PveTwin decides the
+load and the address (faults included).
 """
 
+import ipaddress
 import time
 
 from . import seed
@@ -11,7 +14,6 @@ from . import seed
 TIMEFRAMES = {'hour': 3600, 'day': 86400, 'week': 7 * 86400, 'month': 30 * 86400, 'year': 365 * 86400,
               'decade': 3650 * 86400}
 POINTS = 60
-LINK_BYTES_PER_SECOND = seed.LINK_SPEED_MBIT * 1000 * 1000 // 8
 
 
 def memory_used(node, load):
@@ -66,15 +68,15 @@ def _wobble(index, depth):
     return 1.0 - depth * ((index * 7) % 5) / 4
 
 
-def rrd_points(node, load, timeframe, cf):
-    """GET /nodes/{node}/rrddata: POINTS points, oldest first, network in bytes per second.
+def rrd_points(node, load, timeframe, cf, link_mbit):
+    """GET /nodes/{node}/rrddata: POINTS points, oldest first, network in bytes per second of a link_mbit link.
 
     MAX answers the peak of each step (the load itself); AVERAGE a little below it.
     """
     step = TIMEFRAMES[timeframe] // POINTS
     last = int(time.time()) // step * step
     dip = 0.1 if cf == 'AVERAGE' else 0.0
-    net = LINK_BYTES_PER_SECOND * load.network
+    net = link_mbit * 1000 * 1000 // 8 * load.network
     points = []
     for i in range(POINTS):
         busy = _wobble(i, dip)
@@ -97,22 +99,45 @@ def rrd_points(node, load, timeframe, cf):
     return points
 
 
-def interfaces(node, bridge):
+def interfaces(cluster, node, bridge):
     """GET /nodes/{node}/network: the physical port and, unless `bridge` is None, the VM bridge.
 
-    bridge: None (missing), or {'active': bool, 'vlan_aware': bool}.
+    cluster: the seed.Seed; bridge: None (missing), or {'active': bool, 'vlan_aware': bool}.
     """
-    port = {'iface': seed.BRIDGE_PORT, 'type': 'eth', 'method': 'manual', 'method6': 'manual',
+    port = {'iface': cluster.bridge_port, 'type': 'eth', 'method': 'manual', 'method6': 'manual',
             'families': ['inet'], 'priority': 3, 'active': 1, 'exists': 1}
     if bridge is None:
         return [port]
-    item = {'iface': seed.BRIDGE, 'type': 'bridge', 'method': 'static', 'method6': 'manual', 'families': ['inet'],
-            'priority': 4, 'autostart': 1, 'address': node.address, 'netmask': str(seed.PREFIX_LENGTH),
-            'cidr': '{0}/{1}'.format(node.address, seed.PREFIX_LENGTH), 'gateway': seed.GATEWAY,
-            'bridge_ports': seed.BRIDGE_PORT, 'bridge_stp': 'off', 'bridge_fd': '0'}
+    item = {'iface': cluster.bridge, 'type': 'bridge', 'method': 'static', 'method6': 'manual', 'families': ['inet'],
+            'priority': 4, 'autostart': 1, 'address': node.address, 'netmask': str(cluster.prefix_length),
+            'cidr': '{0}/{1}'.format(node.address, cluster.prefix_length), 'gateway': cluster.gateway,
+            'bridge_ports': cluster.bridge_port, 'bridge_stp': 'off', 'bridge_fd': '0'}
     # PVE leaves keys out rather than sending 0: a down bridge has no `active`, a plain one no `bridge_vlan_aware`.
     if bridge['active']:
         item['active'] = 1
     if bridge['vlan_aware']:
         item.update(bridge_vlan_aware=1, bridge_vids=seed.BRIDGE_VIDS)
     return [port, item]
+
+
+def link_local(mac):
+    """The IPv6 link-local address a guest derives from its MAC (modified EUI-64)."""
+    octets = [int(part, 16) for part in mac.split(':')]
+    octets[0] ^= 0x02
+    eui64 = octets[:3] + [0xFF, 0xFE] + octets[3:]
+    return str(ipaddress.IPv6Address(bytes([0xFE, 0x80] + [0] * 6 + eui64)))
+
+
+def guest_interfaces(mac, ipv4=None):
+    """The guest agent's network-get-interfaces result: loopback and the first NIC, named as a cloud image
+    names a virtio NIC. ipv4: (address, prefix length), or None when the guest has no IPv4 address."""
+    nic = [{'ip-address-type': 'ipv4', 'ip-address': ipv4[0], 'prefix': ipv4[1]}] if ipv4 else []
+    nic.append({'ip-address-type': 'ipv6', 'ip-address': link_local(mac), 'prefix': 64})
+    return [
+        {'name': 'lo', 'hardware-address': '00:00:00:00:00:00',
+         'ip-addresses': [{'ip-address-type': 'ipv4', 'ip-address': '127.0.0.1', 'prefix': 8},
+                          {'ip-address-type': 'ipv6', 'ip-address': '::1', 'prefix': 128}],
+         'statistics': {'rx-bytes': 0, 'rx-packets': 0, 'tx-bytes': 0, 'tx-packets': 0}},
+        {'name': 'ens18', 'hardware-address': mac.lower(), 'ip-addresses': nic,
+         'statistics': {'rx-bytes': 4823, 'rx-packets': 41, 'tx-bytes': 3920, 'tx-packets': 37}},
+    ]

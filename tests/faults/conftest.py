@@ -32,10 +32,11 @@ def lab_control(lab):
 
 @pytest.fixture
 def run_suite(lab, tmp_path):
-    """Run `pytest stages/` against the lab as a live target; returns (exit code, summary.json)."""
-    def run(*args: str, settings: dict[str, str] | None = None) -> tuple[int, dict]:
+    """Run `pytest stages/` against the lab (or another twin) as a live target; returns (exit code, summary.json)."""
+    def run(*args: str, settings: dict[str, str] | None = None,
+            lab_settings: dict[str, str] | None = None) -> tuple[int, dict]:
         env = {k: v for k, v in os.environ.items() if not k.startswith(TARGET_PREFIXES)}
-        env.update(lab.settings, **(settings or {}))
+        env.update(lab_settings or lab.settings, **(settings or {}))
         done = subprocess.run([sys.executable, "-m", "pytest", "stages/", "--run-id", "fm", "--reports-dir",
                                str(tmp_path), "-q", *args], cwd=REPO, env=env,
                               capture_output=True, text=True, timeout=600)

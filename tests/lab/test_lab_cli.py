@@ -62,6 +62,7 @@ def test_lab_json_records_endpoints_and_pids(shell_lab):
     state = json.loads((shell_lab[0] / 'lab.json').read_text())
     env = evaluated(shell_lab[1])
     assert state['control_url'] == env['LAB_CONTROL_URL'] and state['host'] == env['PROXMOX_HOST']
+    assert state['seed'] == 'standard'
     assert all(procs.alive(pid) for pid in state['pids'])
     assert env['PROXMOX_TOKEN_SECRET'] not in json.dumps(state)
 
@@ -145,6 +146,13 @@ def test_up_with_faults_and_a_time_scale_starts_with_them(tmp_path):
         assert lab.token_api().cluster.status.get()[0]['quorate'] == 0
     finally:
         run_lab('down', '--state-dir', tmp_path)
+
+
+def test_up_with_an_unknown_seed_fails_naming_the_known_ones(tmp_path):
+    done = run_lab('up', '--state-dir', tmp_path, '--seed', 'big')
+    assert done.returncode == 2 and done.stdout == ''
+    assert "argument --seed: invalid choice: 'big' (choose from 'alt', 'standard')" in done.stderr, done.stderr
+    assert not (tmp_path / 'lab.json').exists()
 
 
 def test_missing_lab_python_tells_to_run_setup(tmp_path):

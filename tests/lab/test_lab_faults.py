@@ -210,6 +210,7 @@ CASES = [
     ('storage-no-images=local-lvm', lvm_content, 'images,rootdir', 'rootdir'),
     ('iso-storage-missing', iso_storages, ['local'], []),
     ('storage-full=local-lvm', used_percent('local-lvm'), 20, 95),
+    ('storage-full', used_percent('local-lvm'), 20, 95),
     ('storage-full=local:50', used_percent('local'), 14, 50),
     ('template-missing', visible_vmids, [9000], []),
     ('template-not-template', template_flag, (1, 1), (0, 0)),
@@ -235,7 +236,9 @@ def test_fault_changes_the_answer_and_clearing_restores_it(faulty_lab, spec, pro
 
 def test_every_fault_has_a_case(lab):
     known = set(fault['name'] for fault in lab.control('GET', '/faults').json()['known'])
-    covered = set(case[0].partition('=')[0] for case in CASES) | {'pve-latency'}  # timed in the tests below
+    timed_below = {'pve-latency'}
+    vm_faults = {'clone-fails', 'clone-slow', 'agent-no-ip', 'storage-lock-timeout'}  # test_lab_vm*.py
+    covered = set(case[0].partition('=')[0] for case in CASES) | timed_below | vm_faults
     assert sorted(known - covered) == []
 
 
@@ -316,10 +319,12 @@ def test_unknown_fault_is_refused_naming_the_known_ones(lab):
 
 @pytest.mark.parametrize('spec, message', [
     ('pve-node-offline=pve9', "fault pve-node-offline takes NODE: NODE must be one of pve1, pve2, pve3; got 'pve9'"),
-    ('storage-full=local-lvm:150', 'fault storage-full takes STORAGE[:PERCENT]: PERCENT must be between 0 and 100'),
+    ('storage-full=local-lvm:150', 'fault storage-full takes [STORAGE][:PERCENT]: PERCENT must be between 0 and 100'),
     ('pve-latency=slow', "fault pve-latency takes SECONDS | PATH:SECONDS: SECONDS must be a number; got 'slow'"),
     ('quorum-lost=yes', "fault quorum-lost takes no value: got 'yes'"),
     ('token-missing-privilege=capmox:VM.Monitor', 'PRIV must be one of'),
+    ('clone-slow=fast', "fault clone-slow takes SECONDS: SECONDS must be a number; got 'fast'"),
+    ('storage-lock-timeout=0', 'fault storage-lock-timeout takes [N]: N must be between 1 and 100; got 0'),
 ])
 def test_bad_value_is_refused_naming_the_format(lab, spec, message):
     name, _, value = spec.partition('=')

@@ -195,7 +195,8 @@ def test_control_api_lists_every_fault_with_format_and_description(lab):
     answer = lab.control('GET', '/faults').json()
     known = dict((f['name'], f) for f in answer['known'])
     assert {'tls-expired', 'pve-latency', 'token-missing-privilege', 'storage-full', 'node-net-saturated'} <= set(known)
-    assert known['storage-full']['value_format'] == 'STORAGE[:PERCENT]' and known['tls-expired']['value_format'] is None
+    formats = (known['storage-full']['value_format'], known['tls-expired']['value_format'])
+    assert formats == ('[STORAGE][:PERCENT]', None)
     assert all(f['description'] for f in answer['known']) and answer['active'] == []
 
 
