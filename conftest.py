@@ -5,4 +5,5 @@ pytest_plugins = (
     "fixtures.settings",
     "fixtures.pve",
     "fixtures.sla",
+    "fixtures.monitoring",
 )

@@ -8,7 +8,9 @@
     python -m lab faults                    the known faults, the active ones marked *
     python -m lab status
 
-`eval "$(python -m lab up)"` points this shell (the suite, proxmoxer, curl) at the lab.
+The lab is the Proxmox twin, the monitoring stack that scrapes it and two Kubernetes API servers (mgmt, tenant).
+`eval "$(python -m lab up)"` points this shell (the suite, proxmoxer, curl, kubectl) at the lab. Each fault
+belongs to the twin or to the monitoring stack; `fault` sends it to its owner.
 The state directory is $LAB_STATE_DIR, else <repo>/.lab.
 Exit status: 0 done, 2 bad usage or a fault the lab refused, 3 the lab is not set up, not running or did not start.
 """
@@ -30,15 +32,12 @@ def say(text):
 
 def cmd_up(args):
     credentials = new_credentials()
-    state = launcher.start(args.state_dir, credentials, faults=args.fault, time_scale=args.time_scale,
-                           watch_pid=args.watch_pid, seed=args.seed, progress=say)
-    try:
-        inventory = call(state['control_url'], 'GET', '/inventory')
-    except LabError:
-        launcher.stop(args.state_dir)
-        raise
+    state, inventory = launcher.start(args.state_dir, credentials, faults=args.fault, time_scale=args.time_scale,
+                                      watch_pid=args.watch_pid, seed=args.seed, progress=say)
     settings = lab_settings(inventory, credentials, state)
-    say('ready: Proxmox API {0}, control API {1}'.format(state['pve_url'], state['control_url']))
+    say('ready: Proxmox API {0}, control API {1}, metrics {2}, Kubernetes mgmt {3} and tenant {4}'.format(
+        state['pve_url'], state['control_url'], state['monitoring']['metrics_url'], state['kube']['mgmt']['url'],
+        state['kube']['tenant']['url']))
     if args.json:
         print(json.dumps({'settings': settings, 'control_url': state['control_url'], 'state_dir': state['state_dir'],
                           'pids': state['pids']}, indent=2))
@@ -53,16 +52,41 @@ def cmd_down(args):
         say('no lab running in {0}'.format(args.state_dir))
 
 
+def fault_owners(state):
+    """(name, control URL) of each part of the lab that has faults, in the order `faults` lists them."""
+    return (('Proxmox twin', state['control_url']), ('monitoring stack', state['monitoring']['control_url']))
+
+
+def owner_of(owners, name):
+    """The control URL of the part of the lab that knows the fault; LabError listing every fault otherwise."""
+    known = []
+    for _owner, url in owners:
+        names = [fault['name'] for fault in call(url, 'GET', '/faults')['known']]
+        if name in names:
+            return url
+        known += names
+    raise LabError('unknown fault {0!r}; known faults: {1}'.format(name, ', '.join(known)), EXIT_USAGE)
+
+
+def active_faults(owners):
+    return [fault for _owner, url in owners for fault in call(url, 'GET', '/faults')['active']]
+
+
 def cmd_fault(args):
-    url = launcher.running_state(args.state_dir)['control_url']
-    if args.clear:
-        answer = call(url, 'DELETE', '/faults/' + args.spec if args.spec else '/faults')
-    elif args.spec:
+    owners = fault_owners(launcher.running_state(args.state_dir))
+    if args.spec:
         name, _, value = args.spec.partition('=')
-        answer = call(url, 'PUT', '/faults/' + name, {'value': value} if value else None)
+        url = owner_of(owners, name)
+        if args.clear:
+            call(url, 'DELETE', '/faults/' + name)
+        else:
+            call(url, 'PUT', '/faults/' + name, {'value': value} if value else None)
+    elif args.clear:
+        for _owner, url in owners:
+            call(url, 'DELETE', '/faults')
     else:
         raise LabError('give a fault as NAME[=VALUE], or --clear [NAME]; python -m lab faults lists them', EXIT_USAGE)
-    print('active faults: ' + describe_active(answer['active']))
+    print('active faults: ' + describe_active(active_faults(owners)))
 
 
 def describe_active(active):
@@ -70,28 +94,42 @@ def describe_active(active):
 
 
 def cmd_faults(args):
-    answer = call(launcher.running_state(args.state_dir)['control_url'], 'GET', '/faults')
-    active = dict((fault['name'], fault['value']) for fault in answer['active'])
-    for fault in answer['known']:
-        mark = '*' if fault['name'] in active else ' '
-        print('{0} {1:<29} {2:<23} {3}'.format(mark, fault['name'], fault['value_format'] or '-',
-                                               fault['description']))
+    answers = [(owner, call(url, 'GET', '/faults')) for owner, url in fault_owners(
+        launcher.running_state(args.state_dir))]
+    for owner, answer in answers:
+        print(owner + ':')
+        active = set(fault['name'] for fault in answer['active'])
+        for fault in answer['known']:
+            mark = '*' if fault['name'] in active else ' '
+            print('{0} {1:<29} {2:<23} {3}'.format(mark, fault['name'], fault['value_format'] or '-',
+                                                   fault['description']))
+    twin = answers[0][1]
     print('values: [VALUE] may be left out (the description gives its default); any other VALUE is required.')
-    print('names in values ({0} seed): {1}'.format(answer['seed'], '; '.join(
-        '{0} {1}'.format(placeholder, ', '.join(names)) for placeholder, names in answer['value_names'].items())))
-    print('active faults: ' + describe_active(answer['active']))
+    print('names in values ({0} seed): {1}'.format(twin['seed'], '; '.join(
+        '{0} {1}'.format(placeholder, ', '.join(names)) for placeholder, names in twin['value_names'].items())))
+    print('active faults: ' + describe_active([fault for _owner, answer in answers for fault in answer['active']]))
 
 
 def cmd_status(args):
     state = launcher.running_state(args.state_dir)
     health = call(state['control_url'], 'GET', '/health')
-    active = call(state['control_url'], 'GET', '/faults')['active']
+    monitoring = state['monitoring']
+    components = call(monitoring['control_url'], 'GET', '/health')['components']
     print('lab running in {0} ({1} seed)'.format(state['state_dir'], health['seed']))
     print('  Proxmox API  {0} ({1})'.format(state['pve_url'], 'listening' if health['pve_listening'] else 'down'))
     print('  control API  {0}'.format(state['control_url']))
     print('  CA bundle    {0}'.format(state['ca_bundle']))
+    print('  query API    {0} (VictoriaMetrics)'.format(monitoring['metrics_url']))
+    print('  targets      {0} (vmagent)'.format(monitoring['targets_url']))
+    print('  vmalert      {0}'.format(monitoring['vmalert_url']))
+    print('  logs         {0} (VictoriaLogs API)'.format(monitoring['logs_url']))
+    print('  Grafana      {0}'.format(monitoring['grafana_url']))
+    print('  monitoring   control API {0}; {1}'.format(monitoring['control_url'], ', '.join(
+        '{0} {1}'.format(name, status) for name, status in sorted(components.items()))))
+    for cluster, kube in sorted(state['kube'].items()):
+        print('  Kubernetes   {0} {1} (kubeconfig {2})'.format(cluster, kube['url'], kube['kubeconfig']))
     print('  pids         {0}'.format(' '.join(map(str, state['pids']))))
-    print('  faults       {0}'.format(describe_active(active)))
+    print('  faults       {0}'.format(describe_active(active_faults(fault_owners(state)))))
 
 
 def time_scale(text):

@@ -1,4 +1,10 @@
-"""Start and stop the lab's processes. <state-dir>/lab.json records a running lab: endpoints and pids."""
+"""Start and stop the lab's processes. <state-dir>/lab.json records a running lab: endpoints and pids.
+
+A lab is the Proxmox twin and its companions: the monitoring stack that scrapes the twin, and two Kubernetes
+API servers (`mgmt`, the CozyStack management cluster, and `tenant`, a tenant cluster). Each runs detached in
+its own process group on the twin's 127.0.0.x. The companions stop by themselves once the twin is gone, and
+the twin once the watched process is, so a killed test run leaves nothing behind.
+"""
 
 import errno
 import json
@@ -11,18 +17,29 @@ import time
 from pathlib import Path
 
 from lab import procs
-from lab.control_client import healthy
+from lab.control_client import call, healthy
 from lab.errors import EXIT_NOT_READY, EXIT_USAGE, LabError
+from lab.monitoring.faults import FAULTS as MONITORING_FAULTS
+from lab.monitoring.faults import FaultError
 
 REPO = Path(__file__).resolve().parent.parent
 TWIN_MODULE = 'lab.pve_twin'
+MONITORING_MODULE = 'lab.monitoring'
+KUBE_MODULE = 'lab.kube'
+LAB_MODULES = (TWIN_MODULE, MONITORING_MODULE, KUBE_MODULE)
+KUBE_CLUSTERS = ('mgmt', 'tenant')
+# The monitoring stack's own state directory, inside the lab's: it keeps its files in <that>/monitoring/, apart
+# from a stack someone starts on the lab's state directory itself (as tests/lab_monitoring does).
+STACK_DIR = 'stack'
 PVE_PORT = 8006          # PVE's own port: clients often assume it
 CONTROL_PORT = 8007
 DEFAULT_SEED = 'standard'
 START_TIMEOUT = 30.0     # seconds for the twin to answer
+COMPANION_TIMEOUT = 60.0  # seconds for the companions' ready lines (lab.monitoring gives each component 30 s)
 STOP_GRACE = 5.0         # seconds between SIGTERM and SIGKILL
 ADDRESS_ATTEMPTS = 8
 LOG_TAIL_LINES = 20
+READY = 'ready '
 # Exit statuses of `python -m lab.pve_twin`.
 TWIN_BAD_INPUT = 2
 TWIN_ADDRESS_IN_USE = 75
@@ -61,9 +78,14 @@ def write_state(state_dir, state):
     partial.replace(path)
 
 
+def is_lab_process(pid):
+    """True while pid runs one of the lab's modules (a reused pid does not)."""
+    command = procs.command_line(pid)
+    return procs.alive(pid) and any(module in command for module in LAB_MODULES)
+
+
 def is_running(state):
-    """True if a process the state records is still a lab process (a reused pid is not)."""
-    return any(procs.alive(pid) and TWIN_MODULE in procs.command_line(pid) for pid in state['pids'])
+    return any(is_lab_process(pid) for pid in state['pids'])
 
 
 def running_state(state_dir):
@@ -76,14 +98,32 @@ def running_state(state_dir):
 
 # ----------------------------------------------------------------------- up
 
+def split_faults(specs):
+    """(the twin's faults, the monitoring stack's): a monitoring fault's value is checked here, the twin checks
+    its own when it starts."""
+    twin, monitoring = [], []
+    for spec in specs:
+        name, _, value = spec.partition('=')
+        if name not in MONITORING_FAULTS:
+            twin.append(spec)
+            continue
+        try:
+            MONITORING_FAULTS[name].parse(value)
+        except FaultError as err:
+            raise LabError(str(err), EXIT_USAGE) from None
+        monitoring.append((name, value))
+    return twin, monitoring
+
+
 def start(state_dir, credentials, faults=(), time_scale=0.0, watch_pid=None, seed=DEFAULT_SEED,
           progress=lambda text: None):
-    """Start the twin detached, in its own process group, on a free 127.0.0.x; returns the state written.
+    """Start the twin, then its companions; returns (the state written to lab.json, the twin's inventory).
 
-    seed names the cluster it starts as (the twin refuses an unknown one); progress(text) reports what
-    happens (on stderr, from the command line).
+    seed names the cluster the twin starts as (the twin refuses an unknown one); faults go to the part of the
+    lab that owns them; progress(text) reports what happens (on stderr, from the command line).
     """
     python = lab_python()
+    twin_faults, monitoring_faults = split_faults(faults)
     state_dir = Path(state_dir).resolve()
     state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     old = read_state(state_dir)
@@ -92,22 +132,43 @@ def start(state_dir, credentials, faults=(), time_scale=0.0, watch_pid=None, see
             raise LabError('a lab is already running in {0} (pids {1}): stop it with python -m lab down '
                            '--state-dir {0}'.format(state_dir, ' '.join(map(str, old['pids']))))
         state_file(state_dir).unlink()
-    options = ['--seed', seed, '--time-scale', str(time_scale)] + ['--fault=' + fault for fault in faults]
+    options = ['--seed', seed, '--time-scale', str(time_scale)] + ['--fault=' + fault for fault in twin_faults]
     if watch_pid:
         options += ['--watch-pid', str(watch_pid)]
+    twin, host = start_twin(python, state_dir, credentials, options, seed, progress)
+    started = [twin]
+    try:
+        inventory = call(control_url(host), 'GET', '/inventory')
+        companions = start_companions(python, state_dir, host, suite_token_id(inventory), credentials['suite'],
+                                      twin.pid, started, progress)
+        for name, value in monitoring_faults:
+            call(companions['monitoring']['control_url'], 'PUT', '/faults/' + name, {'value': value} if value else None)
+    except BaseException:
+        stop_processes([process.pid for process in started])
+        raise
+    state = dict(companions, host=host, seed=seed, port=PVE_PORT, pve_url='https://{0}:{1}'.format(host, PVE_PORT),
+                 control_url=control_url(host), ca_bundle=str(state_dir / 'ca.pem'), state_dir=str(state_dir),
+                 pids=[process.pid for process in started], started_at=time.time(),
+                 logs=dict(twin=str(state_dir / 'twin.log'), **companion_logs(state_dir)))
+    write_state(state_dir, state)
+    return state, inventory
+
+
+def start_twin(python, state_dir, credentials, options, seed, progress):
+    """(the twin's process, its address) once it answers on a free 127.0.0.x."""
     for _attempt in range(ADDRESS_ATTEMPTS):
         host = free_loopback_address()
         progress('starting the Proxmox twin ({0} seed) on {1} (log: {2})'.format(seed, host, state_dir / 'twin.log'))
         process = launch_twin(python, host, state_dir, credentials, options)
         if process:
-            state = {'host': host, 'seed': seed, 'port': PVE_PORT, 'pve_url': 'https://{0}:{1}'.format(host, PVE_PORT),
-                     'control_url': control_url(host), 'ca_bundle': str(state_dir / 'ca.pem'),
-                     'log': str(state_dir / 'twin.log'), 'pids': [process.pid], 'pgid': process.pid,
-                     'state_dir': str(state_dir), 'started_at': time.time()}
-            write_state(state_dir, state)
-            return state
+            return process, host
         progress('{0} is taken; trying another address'.format(host))
     raise LabError('found no free loopback address in {0} attempts'.format(ADDRESS_ATTEMPTS))
+
+
+def suite_token_id(inventory):
+    """The suite's own token: read-only (PVEAuditor), what the Proxmox exporter scrapes with."""
+    return next(identity['id'] for identity in inventory['identities'] if identity['role'] == 'suite')
 
 
 def free_loopback_address():
@@ -135,11 +196,32 @@ def control_url(host):
     return 'http://{0}:{1}'.format(host, CONTROL_PORT)
 
 
+def spawn(python, arguments, log_path, stdin_json=None):
+    """`python -m ARGUMENTS` detached in its own process group, stdout and stderr to log_path.
+
+    Secrets go as JSON (stdin_json) through a pipe: never on a command line, where `ps` shows them. cwd=REPO
+    puts the repository on the child's import path."""
+    with open(log_path, 'wb') as log:
+        process = subprocess.Popen([str(python), '-m'] + [str(part) for part in arguments],
+                                   stdin=subprocess.DEVNULL if stdin_json is None else subprocess.PIPE,
+                                   stdout=log, stderr=subprocess.STDOUT, cwd=REPO, start_new_session=True)
+    if stdin_json is None:
+        return process
+    try:
+        process.stdin.write(json.dumps(stdin_json).encode())
+        process.stdin.close()
+    except BrokenPipeError:
+        pass  # it died at once; waiting for it reports why
+    return process
+
+
 def launch_twin(python, host, state_dir, credentials, options):
     """The twin's process once it answers; None if its address was taken; LabError if it failed.
 
     options: more arguments of `python -m lab.pve_twin` (seed, time scale, faults, watched pid)."""
-    process = spawn_twin(python, host, state_dir, credentials, options)
+    arguments = [TWIN_MODULE, '--host', host, '--port', PVE_PORT, '--control-port', CONTROL_PORT,
+                 '--state-dir', state_dir] + options
+    process = spawn(python, arguments, state_dir / 'twin.log', {'credentials': credentials})
     ready = False
     try:
         ready = wait_ready(process, control_url(host), state_dir / 'twin.log')
@@ -148,23 +230,6 @@ def launch_twin(python, host, state_dir, credentials, options):
             signal_group(process.pid, signal.SIGKILL)
             process.wait()
     return process if ready else None
-
-
-def spawn_twin(python, host, state_dir, credentials, options):
-    command = [str(python), '-m', TWIN_MODULE, '--host', host, '--port', str(PVE_PORT),
-               '--control-port', str(CONTROL_PORT), '--state-dir', str(state_dir)] + options
-    with open(state_dir / 'twin.log', 'wb') as log:
-        # cwd=REPO puts the repository on the twin's import path (python -m); its own group lets `down`
-        # stop it and anything it starts with one signal.
-        process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=log, stderr=subprocess.STDOUT, cwd=REPO,
-                                   start_new_session=True)
-    try:
-        # Secrets go through a pipe: never on a command line, where `ps` shows them.
-        process.stdin.write(json.dumps({'credentials': credentials}).encode())
-        process.stdin.close()
-    except BrokenPipeError:
-        pass  # it died at once; wait_ready reports why
-    return process
 
 
 def wait_ready(process, url, log_path):
@@ -190,23 +255,101 @@ def log_tail(log_path):
     return 'its log {0} ends with:\n  {1}'.format(log_path, '\n  '.join(lines) or '(nothing)')
 
 
+# --------------------------------------------------------------- companions
+
+def companion_logs(state_dir):
+    logs = {'monitoring': state_dir / 'monitoring.log'}
+    logs.update((cluster, state_dir / 'kube-{0}.log'.format(cluster)) for cluster in KUBE_CLUSTERS)
+    return dict((name, str(path)) for name, path in logs.items())
+
+
+def start_companions(python, state_dir, host, token_id, token_secret, twin_pid, started, progress):
+    """Start the monitoring stack and the Kubernetes API servers side by side; their part of the state once
+    each has printed its ready line. Each process is added to `started` as soon as it runs."""
+    logs = companion_logs(state_dir)
+    progress('starting the monitoring stack and the Kubernetes API servers ({0}) on {1} (logs: {2}/*.log)'.format(
+        ', '.join(KUBE_CLUSTERS), host, state_dir))
+    pve_url = 'https://{0}:{1}'.format(host, PVE_PORT)
+    stack_dir = state_dir / STACK_DIR
+    stack_dir.mkdir(exist_ok=True, mode=0o700)
+    monitoring = spawn(python, [MONITORING_MODULE, '--host', host, '--state-dir', stack_dir, '--pve-url', pve_url,
+                                '--pve-ca', state_dir / 'ca.pem', '--pve-token-id', token_id,
+                                '--watch-pid', twin_pid], logs['monitoring'], {'token_secret': token_secret})
+    started.append(monitoring)
+    processes = {'monitoring': monitoring}
+    for cluster in KUBE_CLUSTERS:
+        processes[cluster] = spawn(python, [KUBE_MODULE, '--host', host, '--port', 0, '--state-dir', state_dir,
+                                            '--name', cluster, '--watch-pid', twin_pid], logs[cluster])
+        started.append(processes[cluster])
+    ready = wait_ready_lines(processes, logs)
+    stack = json.loads(ready['monitoring'])
+    for reason in stack['unavailable'].values():
+        progress('monitoring backend unavailable: ' + reason)
+    urls = ('metrics_url', 'targets_url', 'vmalert_url', 'logs_url', 'grafana_url', 'control_url')
+    kube = dict((cluster, {'url': ready[cluster], 'kubeconfig': str(state_dir / (cluster + '.kubeconfig'))})
+                for cluster in KUBE_CLUSTERS)
+    return {'monitoring': dict(dict((name, stack[name]) for name in urls), scrape_interval=stack['scrape_interval'],
+                               unavailable=stack['unavailable']),
+            'kube': kube}
+
+
+def wait_ready_lines(processes, logs):
+    """name -> what follows `ready ` in its log, once every process printed it; LabError when one exits or
+    COMPANION_TIMEOUT passes first."""
+    deadline = time.monotonic() + COMPANION_TIMEOUT
+    ready = {}
+    while True:
+        for name, process in processes.items():
+            if name not in ready:
+                line = ready_line(logs[name])
+                if line is not None:
+                    ready[name] = line
+                elif process.poll() is not None:
+                    raise LabError('the lab\'s {0} exited with status {1} while starting; {2}'.format(
+                        name, process.returncode, log_tail(logs[name])))
+        if len(ready) == len(processes):
+            return ready
+        if time.monotonic() > deadline:
+            late = sorted(set(processes) - set(ready))
+            raise LabError('the lab\'s {0} did not start within {1:g} s; {2}'.format(
+                ' and '.join(late), COMPANION_TIMEOUT, log_tail(logs[late[0]])))
+        time.sleep(0.05)
+
+
+def ready_line(log_path):
+    """What follows `ready ` on a complete line of the log, or None while there is none."""
+    lines = Path(log_path).read_text(errors='replace').split('\n')[:-1]
+    return next((line[len(READY):] for line in lines if line.startswith(READY)), None)
+
+
 # --------------------------------------------------------------------- down
 
 def stop(state_dir):
-    """Stop the lab recorded in state_dir (SIGTERM to its group, SIGKILL after STOP_GRACE s) and forget it.
-
-    Returns False when no lab was recorded there.
-    """
+    """Stop every process of the lab recorded in state_dir and forget it. Returns False when none was recorded."""
     state = read_state(state_dir)
     if state is None:
         return False
-    if is_running(state):
-        signal_group(state['pgid'], signal.SIGTERM)
-        if not wait_gone(state['pids'], STOP_GRACE):
-            signal_group(state['pgid'], signal.SIGKILL)
-            wait_gone(state['pids'], STOP_GRACE)
+    stop_processes([pid for pid in state['pids'] if is_lab_process(pid)])
     state_file(state_dir).unlink()
     return True
+
+
+def stop_processes(pids):
+    """SIGTERM to each (the monitoring stack then stops its own children), SIGKILL to the process group of any
+    still there after STOP_GRACE s. Each pid leads its own group."""
+    for pid in pids:
+        signal_process(pid, signal.SIGTERM)
+    if not wait_gone(pids, STOP_GRACE):
+        for pid in pids:
+            signal_group(pid, signal.SIGKILL)
+        wait_gone(pids, STOP_GRACE)
+
+
+def signal_process(pid, sig):
+    try:
+        os.kill(pid, sig)
+    except ProcessLookupError:
+        pass
 
 
 def signal_group(pgid, sig):

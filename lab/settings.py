@@ -11,6 +11,8 @@ ROLE_SETTINGS = {
     'csi': ('PROXMOX_CSI_TOKEN_ID', 'PROXMOX_CSI_TOKEN_SECRET'),
     'ccm': ('PROXMOX_CCM_TOKEN_ID', 'PROXMOX_CCM_TOKEN_SECRET'),
 }
+# The monitoring stack's query APIs, by the settings' names (MONITORING_METRICS_URL <- metrics_url, ...).
+MONITORING_URLS = ('metrics', 'targets', 'vmalert', 'logs', 'grafana')
 
 
 def new_credentials():
@@ -19,7 +21,9 @@ def new_credentials():
 
 
 def lab_settings(inventory, credentials, state):
-    """Environment name -> value, from the twin's inventory, the secrets it was started with and lab.json."""
+    """Environment name -> value, from the twin's inventory, the secrets it was started with and lab.json.
+
+    KUBECONFIG is the management cluster's; LAB_TENANT_KUBECONFIG, the tenant cluster's, is the lab's own."""
     expected = inventory['expected']
     settings = {
         'PROXMOX_HOST': state['host'],
@@ -40,7 +44,11 @@ def lab_settings(inventory, credentials, state):
         'TEST_TENANT_VNETS': ','.join(expected['tenant_vnets']),
         'TEST_LINK_SPEED_MBIT': str(expected['link_speed_mbit']),
         'LAB_CONTROL_URL': state['control_url'],
+        'KUBECONFIG': state['kube']['mgmt']['kubeconfig'],
+        'LAB_TENANT_KUBECONFIG': state['kube']['tenant']['kubeconfig'],
     })
+    settings.update(('MONITORING_{0}_URL'.format(name.upper()), state['monitoring'][name + '_url'])
+                    for name in MONITORING_URLS)
     return settings
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
+from urllib.parse import urlsplit, urlunsplit
 
 import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, TypeAdapter, ValidationError
@@ -83,6 +84,13 @@ _KEYS: tuple[tuple[str, str, str], ...] = (
     ("limits.node_cpu_percent", "LIMIT_NODE_CPU_PERCENT", "80"),
     ("limits.node_memory_percent", "LIMIT_NODE_MEMORY_PERCENT", "85"),
     ("limits.bandwidth_percent", "LIMIT_BANDWIDTH_PERCENT", "60"),
+    ("monitoring.metrics_url", "MONITORING_METRICS_URL", "http://vmselect.monitoring:8481/select/0/prometheus"),
+    ("monitoring.targets_url", "MONITORING_TARGETS_URL", "http://vmagent.monitoring:8429"),
+    ("monitoring.vmalert_url", "MONITORING_VMALERT_URL", "http://vmalert.monitoring:8080"),
+    ("monitoring.logs_url", "MONITORING_LOGS_URL", "http://victorialogs.monitoring:9428"),
+    ("monitoring.grafana_url", "MONITORING_GRAFANA_URL", "https://grafana.example.com"),
+    ("monitoring.grafana_token", "MONITORING_GRAFANA_TOKEN", "CHANGE-ME"),
+    ("monitoring.window", "MONITORING_WINDOW", "10m"),
     ("gate.pass_rate", "GATE_PASS_RATE", "95.0"),
     ("gate.min_executed", "GATE_MIN_EXECUTED", "10"),
     ("lab.time_scale", "LAB_TIME_SCALE", "0.01"),
@@ -100,6 +108,7 @@ _SECTIONS = {".".join(parts[:depth]) for parts in (dotted.split(".") for dotted 
 DEFAULT_WAITS: dict[str, float] = {
     "default/delete": 120.0, "default/task": 120.0, "default/pod-scheduled": 60.0, "default/pod-running": 180.0,
     "default/vm-ready": 420.0, "default/pvc-bound": 60.0, "default/node-ready": 420.0,
+    "default/fresh-metrics": 120.0,
 }
 # A wait that times an SLA step must outlast the SLA, so a breach is measured rather than cut off.
 _SLA_OF_WAIT = {"vm-ready": "sla.vm_create", "pvc-bound": "sla.volume_provision", "pod-running": "sla.pod_startup"}
@@ -275,6 +284,27 @@ def _ca_bundle(value: Any) -> Path:
     return path
 
 
+def _http_url(value: Any) -> str:
+    text = _text(value)
+    if "@" in text.partition("://")[2 if "://" in text else 0].partition("/")[0]:   # never echo user:password@
+        raise _Invalid("the URL given carries credentials (user:password@); give it without them")
+    if "://" not in text:
+        raise _Invalid(f"{value!r} is not a URL: it has no http:// or https://", example=f"http://{text}")
+    parts = urlsplit(text)
+    try:
+        parts.port
+    except ValueError:
+        raise _Invalid(f"{value!r} has an invalid port") from None
+    if parts.scheme not in ("http", "https"):
+        raise _Invalid(f"{value!r} is not an http or https URL")
+    if not parts.hostname:
+        raise _Invalid(f"{value!r} has no host")
+    if parts.query or parts.fragment:
+        raise _Invalid(f"{value!r} has a query or fragment; give the base URL only",
+                       example=urlunsplit(parts._replace(query="", fragment="")))
+    return text.rstrip("/")
+
+
 def _list_of(item: Callable[[Any], str]) -> BeforeValidator:
     def check(value: Any) -> list[str]:
         if isinstance(value, str):
@@ -307,6 +337,8 @@ _Host = Annotated[str, BeforeValidator(_host)]
 _CaBundle = Annotated[Path, BeforeValidator(_ca_bundle)]
 _AnyPath = Annotated[Path, BeforeValidator(_path)]
 _Seconds = Annotated[float, _number(above=0)]
+_Duration = Annotated[float, BeforeValidator(_duration)]
+_HttpUrl = Annotated[str, BeforeValidator(_http_url)]
 _Percent = Annotated[float, _number(0, 100)]
 _Names = Annotated[list[str], _list_of(_text)]
 _Label = Annotated[str, BeforeValidator(_matching(
@@ -376,7 +408,7 @@ class KubernetesSettings(_Frozen):
 class PerfSettings(_Frozen):
     vm_count: Annotated[int, _whole(1)] = 10
     volume_size: _Quantity = "10Gi"
-    test_duration: Annotated[float, BeforeValidator(_duration)] = 300.0
+    test_duration: _Duration = 300.0
 
 
 class SlaSettings(_Frozen):
@@ -393,6 +425,18 @@ class LimitSettings(_Frozen):
     node_cpu_percent: _Percent = 80.0
     node_memory_percent: _Percent = 85.0
     bandwidth_percent: _Percent = 60.0
+
+
+class MonitoringSettings(_Frozen):
+    """The `monitoring.*` keys: where stage 7 reads the monitoring stack's query APIs."""
+
+    metrics_url: _HttpUrl | None = None      # Prometheus query API: vmselect .../select/0/prometheus or VictoriaMetrics
+    targets_url: _HttpUrl | None = None      # where /api/v1/targets lists the scrape targets: vmagent
+    vmalert_url: _HttpUrl | None = None
+    logs_url: _HttpUrl | None = None         # VictoriaLogs
+    grafana_url: _HttpUrl | None = None
+    grafana_token: _Secret | None = None
+    window: _Duration = 600.0                # seconds over which S7.4 and S7.8 average
 
 
 class GateSettings(_Frozen):
@@ -416,6 +460,7 @@ class Settings(_Frozen):
     perf: PerfSettings = PerfSettings()
     sla: SlaSettings = SlaSettings()
     limits: LimitSettings = LimitSettings()
+    monitoring: MonitoringSettings = MonitoringSettings()
     gate: GateSettings = GateSettings()
     waits: dict[_WaitKey, _Seconds] = Field(default_factory=lambda: dict(DEFAULT_WAITS))
     lab: LabSettings = LabSettings()

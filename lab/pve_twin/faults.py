@@ -167,7 +167,7 @@ def catalogue(seed):
               'cluster does; node status pveversion agrees', version),
         Fault('pve-latency', '', 'SECONDS | PATH:SECONDS', 'every response, or only that exact API path (e.g. '
               '/cluster/resources:2.5), is delayed by real seconds, as by an overloaded pveproxy', latency),
-        Fault('pve-api-errors', '', 'PATH:RATE', 'that share (0..1) of the requests to that exact API path get '
+        Fault('pve-http-errors', '', 'PATH:RATE', 'that share (0..1) of the requests to that exact API path get '
               'HTTP 500, as from a failing pveproxy worker', error_rate),
         Fault('pve-down', 'listener', '', 'the HTTPS port refuses connections, as when pveproxy is stopped',
               no_value),

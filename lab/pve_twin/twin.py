@@ -289,7 +289,7 @@ class PveTwin(VmLifecycle, FakePve):
             latency = self.fault('pve-latency')
             if latency and latency[0] in (None, path):
                 await asyncio.sleep(latency[1])
-            errors = self.fault('pve-api-errors')
+            errors = self.fault('pve-http-errors')
             if errors and errors[0] == path and random.random() < errors[1]:
                 response = error(500, 'Internal Server Error')
             else:

@@ -126,6 +126,15 @@ class PveClient:
         raw = self.get(f"nodes/{node}/qemu/{vmid}/config")
         return VmConfig(vmid, {k: str(v) for k, v in raw.items()})
 
+    def guest_ipv4(self, node: str, vmid: int) -> str | None:
+        """The first non-loopback IPv4 address the QEMU guest agent reports, or None."""
+        raw = self.get(f"nodes/{node}/qemu/{vmid}/agent/network-get-interfaces")
+        for iface in raw.get("result", []):
+            for addr in iface.get("ip-addresses", []):
+                if addr.get("ip-address-type") == "ipv4" and not addr.get("ip-address", "").startswith("127."):
+                    return addr["ip-address"]
+        return None
+
     # ---------------------------------------------------------------- SDN
 
     def sdn_zones(self) -> list[SdnZone]:

@@ -12,7 +12,8 @@ import pytest
 from proxqa.labctl import LabControl, start_lab, stop_lab
 
 REPO = Path(__file__).resolve().parents[2]
-TARGET_PREFIXES = ("PROXMOX_", "TEST_", "LAB_", "PROXQA_", "KUBECONFIG", "SLA_", "LIMIT_", "GATE_", "PERF_")
+TARGET_PREFIXES = ("PROXMOX_", "TEST_", "LAB_", "PROXQA_", "KUBECONFIG", "SLA_", "LIMIT_", "GATE_", "PERF_",
+                   "MONITORING_")
 
 
 @pytest.fixture(scope="session")

@@ -43,6 +43,17 @@ ROWS: tuple[FaultRow, ...] = (
     FaultRow("S2.6", "template-no-cloudinit", r"no cloud-init drive"),
     FaultRow("S2.7", "node-cpu-hot=pve1", r"pve1: CPU 9\d\.\d % above 80 %"),
     FaultRow("S2.8", "node-net-saturated=pve1", r"pve1: traffic peaked"),
+    FaultRow("S7.2", "exporter-down", r"scrape targets not up: pve \S+: down \(.*connection refused"),
+    FaultRow("S7.3", "exporter-down", r"no pve_up series: no Proxmox exporter is scraped; deploy prometheus-pve"),
+    FaultRow("S7.3", "pve-node-offline=pve2", r"pve2: pve_up 0"),
+    FaultRow("S7.4", "pve-node-offline=pve2", r"SLA breach: pve-node-uptime pve2 = \d+\.\d+ %.* above 99 %",
+             {"MONITORING_WINDOW": "30s"}),
+    FaultRow("S7.4", "pve-api-errors=50", r"SLA breach: proxmox-api-error-rate = \d+\.\d+ %.* below 1 %",
+             {"MONITORING_WINDOW": "30s"}),
+    FaultRow("S7.5", "vmalert-rule-error", r"proxmox-by-node/ProxmoxNodeDownByName: health err: "),
+    FaultRow("S7.6", "grafana-down", r"Grafana is not healthy: HTTP 503, database 'failing'"),
+    FaultRow("S7.8", "node-cpu-hot=pve1", r"pve1: CPU 9\d\.\d % on average over 10s, above 80 %",
+             {"MONITORING_WINDOW": "10s"}),
 )
 
 

@@ -19,7 +19,8 @@ SETTINGS = ['PROXMOX_HOST', 'PROXMOX_PORT', 'PROXMOX_VERIFY_SSL', 'PROXMOX_CA_BU
             'PROXMOX_CAPMOX_TOKEN_ID', 'PROXMOX_CAPMOX_TOKEN_SECRET', 'PROXMOX_CSI_TOKEN_ID',
             'PROXMOX_CSI_TOKEN_SECRET', 'PROXMOX_CCM_TOKEN_ID', 'PROXMOX_CCM_TOKEN_SECRET', 'TEST_VM_TEMPLATE',
             'TEST_STORAGE_POOL', 'TEST_ISO_STORAGE', 'TEST_NETWORK_BRIDGE', 'TEST_TENANT_VNETS',
-            'TEST_LINK_SPEED_MBIT', 'LAB_CONTROL_URL']
+            'TEST_LINK_SPEED_MBIT', 'LAB_CONTROL_URL', 'KUBECONFIG', 'LAB_TENANT_KUBECONFIG', 'MONITORING_METRICS_URL',
+            'MONITORING_TARGETS_URL', 'MONITORING_VMALERT_URL', 'MONITORING_LOGS_URL', 'MONITORING_GRAFANA_URL']
 
 
 def evaluated(exports):
@@ -82,8 +83,11 @@ def test_fault_set_listed_and_cleared(shell_lab):
     state_dir = shell_lab[0]
     done = run_lab('fault', 'node-cpu-hot=pve2:90', '--state-dir', state_dir)
     assert (done.returncode, done.stdout) == (0, 'active faults: node-cpu-hot=pve2:90\n')
+    done = run_lab('fault', 'grafana-down', '--state-dir', state_dir)      # the monitoring stack's
+    assert (done.returncode, done.stdout) == (0, 'active faults: node-cpu-hot=pve2:90, grafana-down\n')
     listed = run_lab('faults', '--state-dir', state_dir).stdout
     assert re.search(r'^\* node-cpu-hot +NODE\[:PERCENT\] +\S', listed, re.M), listed
+    assert re.search(r'^\* grafana-down +- +\S', listed, re.M), listed
     assert re.search(r'^  tls-expired +- +\S', listed, re.M), listed
     done = run_lab('fault', '--clear', '--state-dir', state_dir)
     assert (done.returncode, done.stdout) == (0, 'active faults: none\n')

@@ -185,7 +185,7 @@ CASES = [
     ('tls-expired', tls_verdict, 'verified', 'expired'),
     ('tls-untrusted', tls_verdict, 'verified', 'self-signed'),
     ('pve-down', reachable, 'answers', 'refused'),
-    ('pve-api-errors=/version:1', version_status, 200, 500),
+    ('pve-http-errors=/version:1', version_status, 200, 500),
     ('ticket-rejected', ticket_read, 200, 401),
     ('token-rejected', suite_token, 200, 401),
     ('token-rejected=capmox', capmox_token, 200, 401),

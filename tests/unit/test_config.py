@@ -246,6 +246,13 @@ def test_line_for_an_unreadable_ca_bundle():
     ("LIMIT_NODE_CPU_PERCENT", "high", "is not a number"),
     ("LIMIT_NODE_MEMORY_PERCENT", "100.5", "is out of range, must be 0..100"),
     ("LIMIT_BANDWIDTH_PERCENT", "-0.1", "is out of range, must be 0..100"),
+    ("MONITORING_METRICS_URL", "vmselect:8481", "is not a URL: it has no http:// or https://"),
+    ("MONITORING_TARGETS_URL", "ftp://vmagent:8429", "is not an http or https URL"),
+    ("MONITORING_VMALERT_URL", "http://:8080", "has no host"),
+    ("MONITORING_LOGS_URL", "http://victorialogs:94280", "has an invalid port"),
+    ("MONITORING_GRAFANA_URL", "https://grafana/?orgId=1", "has a query or fragment; give the base URL only"),
+    ("MONITORING_WINDOW", "ten minutes", "is not a duration"),
+    ("MONITORING_WINDOW", "0m", "is out of range, must be above 0"),
     ("GATE_PASS_RATE", "100.1", "is out of range, must be 0..100"),
     ("GATE_MIN_EXECUTED", "-1", "is out of range, must be at least 0"),
     ("LAB_TIME_SCALE", "-1", "is out of range, must be at least 0"),
@@ -477,6 +484,38 @@ def test_describe_hides_secrets_and_shows_every_key():
     assert shown["proxmox.verify_ssl"] == "true"
     assert shown["waits.default/vm-ready"] == "420"
     assert SECRET not in repr(shown) and SECRET not in repr(settings) and SECRET not in str(settings)
+
+
+# --- monitoring ----------------------------------------------------------------------------------
+
+def test_monitoring_defaults_and_values():
+    assert (load().monitoring.metrics_url, load().monitoring.window) == (None, 600.0)
+    monitoring = load(environ={"MONITORING_METRICS_URL": "http://vmselect:8481/select/0/prometheus/",
+                               "MONITORING_GRAFANA_URL": "https://grafana.example.com", "MONITORING_WINDOW": "2m",
+                               "MONITORING_GRAFANA_TOKEN": SECRET}).monitoring
+    assert monitoring.metrics_url == "http://vmselect:8481/select/0/prometheus"     # no trailing slash
+    assert (monitoring.grafana_url, monitoring.window) == ("https://grafana.example.com", 120.0)
+    assert monitoring.grafana_token.get_secret_value() == SECRET
+
+
+def test_a_url_without_scheme_gets_an_example_with_one():
+    assert problems(environ={"MONITORING_METRICS_URL": "vmselect:8481"}) == [
+        "monitoring.metrics_url (environment MONITORING_METRICS_URL): 'vmselect:8481' is not a URL: it has no "
+        "http:// or https://; e.g. MONITORING_METRICS_URL=http://vmselect:8481"]
+
+
+@pytest.mark.parametrize("url", [f"https://admin:{SECRET}@grafana.example.com", f"admin:{SECRET}@grafana:3000"])
+def test_a_url_with_credentials_is_refused_without_echoing_them(url):
+    [line] = problems(environ={"MONITORING_GRAFANA_URL": url})
+    assert line.startswith("monitoring.grafana_url (environment MONITORING_GRAFANA_URL): the URL given carries "
+                           "credentials"), line
+    assert SECRET not in line, line
+
+
+def test_grafana_token_is_a_secret():
+    settings = load(environ={"MONITORING_GRAFANA_TOKEN": SECRET})
+    assert settings.secrets() == [SECRET]
+    assert settings.describe()["monitoring.grafana_token"] == "***"
 
 
 # --- waits ---------------------------------------------------------------------------------------

@@ -1,0 +1,1 @@
+"""Cluster API + CAPMOX: the objects the suite creates and how it reads their state."""

@@ -1,0 +1,58 @@
+"""Creating test VM chains through Cluster API, with their cleanup registered as they are created."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from proxqa.capi.chain import KINDS, ChainSpec, manifests
+from proxqa.capi.machines import MachineState, machine_state
+from proxqa.kube.client import KubeClient
+from proxqa.naming import Names
+from proxqa.waits import Deadline, wait_for
+
+
+@dataclass(frozen=True)
+class Chain:
+    name: str
+    namespace: str
+    objects: tuple[dict, ...]
+
+    @property
+    def selector(self) -> str:
+        return f"cluster.x-k8s.io/cluster-name={self.name}"
+
+
+class CapiChains:
+    def __init__(self, kube: KubeClient, names: Names, namespace: str, *, delete_deadline: Deadline,
+                 add_cleanup: Callable[[Callable[[], None]], None]):
+        self._kube, self._names, self._namespace = kube, names, namespace
+        self._delete_deadline, self._add_cleanup = delete_deadline, add_cleanup
+
+    def create(self, spec: ChainSpec) -> Chain:
+        """Create the whole chain; its deletion is registered first, so even a half-made chain is removed."""
+        name = self._names.new("capi")
+        chain = Chain(name, self._namespace, tuple(manifests(name, self._namespace, spec, self._names.labels)))
+        self._add_cleanup(lambda: self.delete(chain))
+        for obj in chain.objects:
+            self._kube.create_custom_object(*KINDS[obj["kind"]], obj)
+        return chain
+
+    def machines(self, chain: Chain) -> list[MachineState]:
+        raw = self._kube.custom_objects_labelled(*KINDS["ProxmoxMachine"], chain.namespace, chain.selector)
+        return [machine_state(m) for m in raw]
+
+    def wait_machines(self, chain: Chain, count: int, deadline: Deadline) -> list[MachineState]:
+        return wait_for(f"{count} ProxmoxMachines of {chain.name}", lambda: self.machines(chain),
+                        done=lambda ms: len(ms) >= count, deadline=deadline)
+
+    def scale(self, chain: Chain, replicas: int) -> None:
+        md = next(o for o in chain.objects if o["kind"] == "MachineDeployment")
+        self._kube.patch_custom_object(*KINDS["MachineDeployment"], chain.namespace, md["metadata"]["name"],
+                                       {"spec": {"replicas": replicas}})
+
+    def delete(self, chain: Chain) -> None:
+        """Delete the chain's objects (newest first) and wait until CAPMOX has removed every ProxmoxMachine."""
+        for obj in reversed(chain.objects):
+            self._kube.delete_custom_object(*KINDS[obj["kind"]], chain.namespace, obj["metadata"]["name"])
+        wait_for(f"ProxmoxMachines of {chain.name} to be deleted", lambda: self.machines(chain),
+                 done=lambda ms: not ms, deadline=self._delete_deadline, show=lambda ms: [m.name for m in ms])

@@ -1,0 +1,1 @@
+"""Kubernetes clients: kinds, paths and error translation live here, never in tests."""

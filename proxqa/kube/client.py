@@ -1,0 +1,193 @@
+"""A Kubernetes cluster as the suite reads it: typed records out, KubeError on failure, secrets never shown."""
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import urllib3
+from kubernetes import client, config
+from kubernetes.client.exceptions import ApiException
+
+T = TypeVar("T")
+
+
+class KubeError(AssertionError):
+    """The Kubernetes API refused or failed a call: verb, kind, namespace/name, code and the Status reason."""
+
+    def __init__(self, verb: str, kind: str, name: str, code: int, reason: str, message: str):
+        self.verb, self.kind, self.name, self.code, self.reason = verb, kind, name, code, reason
+        super().__init__(f"Kubernetes {verb} {kind} {name}: {code} {reason}: {message}".rstrip(": "))
+
+
+class KubeUnreachable(AssertionError):
+    """No answer from the Kubernetes API."""
+
+
+def kube_call(call: Callable[[], T], *, verb: str, kind: str, name: str = "") -> T:
+    try:
+        return call()
+    except ApiException as exc:
+        reason, message = exc.reason or "", ""
+        if exc.body:
+            try:
+                status = json.loads(exc.body)
+                reason, message = status.get("reason", reason), status.get("message", "")
+            except ValueError:
+                message = str(exc.body)[:300]
+        raise KubeError(verb, kind, name, exc.status or 0, reason, message) from None
+    except urllib3.exceptions.HTTPError as exc:
+        raise KubeUnreachable(f"Kubernetes {verb} {kind} {name}: unreachable: {exc}") from None
+
+
+@dataclass(frozen=True)
+class PodState:
+    name: str
+    phase: str
+    ready: bool
+    restarts: int
+    waiting: str            # reason of a waiting container (ImagePullBackOff, CrashLoopBackOff), "" if none
+    node: str
+
+
+@dataclass(frozen=True)
+class DeploymentState:
+    name: str
+    replicas: int
+    available: int
+    conditions: dict[str, str]      # type -> status
+
+
+def _pod_state(pod: Any) -> PodState:
+    statuses = (pod.status.container_statuses or []) + (pod.status.init_container_statuses or [])
+    waiting = next((s.state.waiting.reason for s in statuses if s.state and s.state.waiting), "") or ""
+    ready = any(c.type == "Ready" and c.status == "True" for c in pod.status.conditions or [])
+    return PodState(pod.metadata.name, pod.status.phase or "", ready, sum(s.restart_count or 0 for s in statuses),
+                    waiting, pod.spec.node_name or "")
+
+
+class KubeClient:
+    """One cluster (management or tenant), built from a kubeconfig file."""
+
+    def __init__(self, kubeconfig: Path, name: str):
+        self.name = name
+        self.api = config.new_client_from_config(config_file=str(kubeconfig))
+        self.core = client.CoreV1Api(self.api)
+        self.apps = client.AppsV1Api(self.api)
+        self.custom = client.CustomObjectsApi(self.api)
+
+    def __repr__(self) -> str:
+        return f"KubeClient({self.name})"
+
+    def served_resources(self, group_version: str) -> set[str]:
+        """Plural resource names the API serves for a group/version; empty when the group/version is not served."""
+        path = "/api/v1" if group_version == "v1" else f"/apis/{group_version}"
+        def call() -> Any:
+            return self.api.call_api(path, "GET", response_type="object", auth_settings=["BearerToken"],
+                                     _return_http_data_only=True)
+        try:
+            found = kube_call(call, verb="GET", kind="APIResourceList", name=group_version)
+        except KubeError as exc:
+            if exc.code == 404:
+                return set()
+            raise
+        return {r["name"] for r in found.get("resources", []) if "/" not in r["name"]}
+
+    def deployment(self, namespace: str, name: str) -> DeploymentState:
+        raw = kube_call(lambda: self.apps.read_namespaced_deployment(name, namespace), verb="GET",
+                        kind="Deployment", name=f"{namespace}/{name}")
+        return DeploymentState(name, raw.spec.replicas or 0, raw.status.available_replicas or 0,
+                               {c.type: c.status for c in raw.status.conditions or []})
+
+    def deployments(self, namespace: str, selector: str = "") -> list[DeploymentState]:
+        raw = kube_call(lambda: self.apps.list_namespaced_deployment(namespace, label_selector=selector),
+                        verb="LIST", kind="Deployment", name=f"{namespace} {selector}".strip())
+        return [self.deployment(namespace, d.metadata.name) for d in raw.items]
+
+    def pods(self, namespace: str, selector: str = "") -> list[PodState]:
+        raw = kube_call(lambda: self.core.list_namespaced_pod(namespace, label_selector=selector), verb="LIST",
+                        kind="Pod", name=f"{namespace} {selector}".strip())
+        return [_pod_state(p) for p in raw.items]
+
+    def custom_object(self, group: str, version: str, plural: str, name: str, namespace: str = "") -> dict:
+        if namespace:
+            call = lambda: self.custom.get_namespaced_custom_object(group, version, namespace, plural, name)  # noqa: E731
+        else:
+            call = lambda: self.custom.get_cluster_custom_object(group, version, plural, name)  # noqa: E731
+        return kube_call(call, verb="GET", kind=f"{plural}.{group}", name=f"{namespace}/{name}".lstrip("/"))
+
+    def custom_objects(self, group: str, version: str, plural: str, namespace: str = "") -> list[dict]:
+        """Custom objects in a namespace, or in every namespace when none is given."""
+        if namespace:
+            call = lambda: self.custom.list_namespaced_custom_object(group, version, namespace, plural)  # noqa: E731
+        else:
+            call = lambda: self.custom.list_cluster_custom_object(group, version, plural)  # noqa: E731
+        return kube_call(call, verb="LIST", kind=f"{plural}.{group}", name=namespace or "(all namespaces)")["items"]
+
+    def deployments_everywhere(self, selector: str) -> list[tuple[str, DeploymentState]]:
+        """(namespace, deployment) for every Deployment matching the label selector, in any namespace."""
+        raw = kube_call(lambda: self.apps.list_deployment_for_all_namespaces(label_selector=selector), verb="LIST",
+                        kind="Deployment", name=selector)
+        return [(d.metadata.namespace, self.deployment(d.metadata.namespace, d.metadata.name)) for d in raw.items]
+
+    def create_custom_object_dry_run(self, group: str, version: str, plural: str, namespace: str, body: dict) -> dict:
+        """Submit an object with dryRun=All: admission (validating webhooks) runs, nothing is stored."""
+        return kube_call(lambda: self.custom.create_namespaced_custom_object(group, version, namespace, plural, body,
+                                                                             dry_run="All"),
+                         verb="CREATE (dry run)", kind=f"{plural}.{group}",
+                         name=f"{namespace}/{body['metadata'].get('name', '')}")
+
+    def create_custom_object(self, group: str, version: str, plural: str, body: dict) -> dict:
+        meta = body["metadata"]
+        return kube_call(lambda: self.custom.create_namespaced_custom_object(group, version, meta["namespace"],
+                                                                             plural, body),
+                         verb="CREATE", kind=f"{plural}.{group}", name=f"{meta['namespace']}/{meta['name']}")
+
+    def delete_custom_object(self, group: str, version: str, plural: str, namespace: str, name: str) -> bool:
+        """Delete; False when it was already gone (the only error ignored)."""
+        try:
+            kube_call(lambda: self.custom.delete_namespaced_custom_object(group, version, namespace, plural, name),
+                      verb="DELETE", kind=f"{plural}.{group}", name=f"{namespace}/{name}")
+        except KubeError as exc:
+            if exc.code == 404:
+                return False
+            raise
+        return True
+
+    def patch_custom_object(self, group: str, version: str, plural: str, namespace: str, name: str,
+                            patch: dict) -> dict:
+        return kube_call(lambda: self.custom.patch_namespaced_custom_object(group, version, namespace, plural, name,
+                                                                            patch),
+                         verb="PATCH", kind=f"{plural}.{group}", name=f"{namespace}/{name}")
+
+    def custom_objects_labelled(self, group: str, version: str, plural: str, namespace: str,
+                                selector: str) -> list[dict]:
+        raw = kube_call(lambda: self.custom.list_namespaced_custom_object(group, version, namespace, plural,
+                                                                          label_selector=selector),
+                        verb="LIST", kind=f"{plural}.{group}", name=f"{namespace} {selector}")
+        return raw["items"]
+
+    def ensure_namespace(self, name: str, labels: dict[str, str]) -> bool:
+        """Create the namespace if it does not exist; True when this call created it."""
+        try:
+            kube_call(lambda: self.core.read_namespace(name), verb="GET", kind="Namespace", name=name)
+            return False
+        except KubeError as exc:
+            if exc.code != 404:
+                raise
+        kube_call(lambda: self.core.create_namespace({"metadata": {"name": name, "labels": labels}}),
+                  verb="CREATE", kind="Namespace", name=name)
+        return True
+
+    def delete_namespace(self, name: str) -> None:
+        kube_call(lambda: self.core.delete_namespace(name), verb="DELETE", kind="Namespace", name=name)
+
+    def secret_data(self, namespace: str, name: str) -> dict[str, str]:
+        """The decoded data of a Secret. Callers must never print the values."""
+        raw = kube_call(lambda: self.core.read_namespaced_secret(name, namespace), verb="GET", kind="Secret",
+                        name=f"{namespace}/{name}")
+        return {k: base64.b64decode(v).decode() for k, v in (raw.data or {}).items()}
+
