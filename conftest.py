@@ -5,5 +5,8 @@ pytest_plugins = (
     "fixtures.settings",
     "fixtures.pve",
     "fixtures.sla",
+    "fixtures.names",
+    "fixtures.kube",
+    "fixtures.capi",
     "fixtures.monitoring",
 )

@@ -84,6 +84,16 @@ _KEYS: tuple[tuple[str, str, str], ...] = (
     ("limits.node_cpu_percent", "LIMIT_NODE_CPU_PERCENT", "80"),
     ("limits.node_memory_percent", "LIMIT_NODE_MEMORY_PERCENT", "85"),
     ("limits.bandwidth_percent", "LIMIT_BANDWIDTH_PERCENT", "60"),
+    ("capi.ip_range", "TEST_CAPI_IP_RANGE", "10.10.10.100-10.10.10.150"),
+    ("capi.ip_prefix", "TEST_CAPI_IP_PREFIX", "24"),
+    ("capi.gateway", "TEST_CAPI_GATEWAY", "10.10.10.1"),
+    ("capi.dns_servers", "TEST_CAPI_DNS_SERVERS", "10.10.10.1"),
+    ("capi.control_plane_endpoint", "TEST_CAPI_CONTROL_PLANE_ENDPOINT", "10.10.10.10:6443"),
+    ("capi.vmid_range", "TEST_VMID_RANGE", "9900-9999"),
+    ("capi.vm_cores", "TEST_VM_CORES", "2"),
+    ("capi.vm_memory_mib", "TEST_VM_MEMORY_MIB", "2048"),
+    ("capi.vm_disk_gib", "TEST_VM_DISK_GIB", "20"),
+    ("capi.max_restarts", "LIMIT_CONTROLLER_RESTARTS", "5"),
     ("monitoring.metrics_url", "MONITORING_METRICS_URL", "http://vmselect.monitoring:8481/select/0/prometheus"),
     ("monitoring.targets_url", "MONITORING_TARGETS_URL", "http://vmagent.monitoring:8429"),
     ("monitoring.vmalert_url", "MONITORING_VMALERT_URL", "http://vmalert.monitoring:8080"),
@@ -427,6 +437,22 @@ class LimitSettings(_Frozen):
     bandwidth_percent: _Percent = 60.0
 
 
+class CapiSettings(_Frozen):
+    """The `capi.*` keys: the test VMs stage 3 creates through Cluster API, and where their addresses come from."""
+
+    ip_range: Annotated[str, BeforeValidator(_matching(
+        r"\d{1,3}(\.\d{1,3}){3}(-\d{1,3}(\.\d{1,3}){3})?", "an IPv4 range first-last"))] | None = None
+    ip_prefix: Annotated[int, _whole(1, 32)] = 24
+    gateway: Annotated[str, BeforeValidator(_matching(r"\d{1,3}(\.\d{1,3}){3}", "an IPv4 address"))] | None = None
+    dns_servers: _Names = []
+    control_plane_endpoint: Annotated[str, BeforeValidator(_matching(r"[^\s:/]+:\d{1,5}", "host:port"))] | None = None
+    vmid_range: Annotated[str, BeforeValidator(_matching(r"\d{3,9}-\d{3,9}", "first-last VMID"))] = "9900-9999"
+    vm_cores: Annotated[int, _whole(1, 512)] = 2
+    vm_memory_mib: Annotated[int, _whole(64)] = 2048
+    vm_disk_gib: Annotated[int, _whole(1)] = 20
+    max_restarts: Annotated[int, _whole(1)] = 5
+
+
 class MonitoringSettings(_Frozen):
     """The `monitoring.*` keys: where stage 7 reads the monitoring stack's query APIs."""
 
@@ -460,6 +486,7 @@ class Settings(_Frozen):
     perf: PerfSettings = PerfSettings()
     sla: SlaSettings = SlaSettings()
     limits: LimitSettings = LimitSettings()
+    capi: CapiSettings = CapiSettings()
     monitoring: MonitoringSettings = MonitoringSettings()
     gate: GateSettings = GateSettings()
     waits: dict[_WaitKey, _Seconds] = Field(default_factory=lambda: dict(DEFAULT_WAITS))

@@ -248,7 +248,8 @@ class SuitePlugin:
         for group in item.stash[CHECK].needs:
             verdicts = [self.state.verdict(cid) for cid in group.split("|")]
             if all(v is not None and v.outcome not in ("passed", "flaky") for v in verdicts):
-                pytest.skip(f"{BLOCKED}{verdicts[0].check}: {verdicts[0].message}")
+                cause = verdicts[0]     # a blocked prerequisite already names the root cause
+                pytest.skip(cause.message if cause.outcome == "blocked" else f"{BLOCKED}{cause.check}: {cause.message}")
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo) -> Iterator[None]:

@@ -86,8 +86,12 @@ class KubeClient:
         """Plural resource names the API serves for a group/version; empty when the group/version is not served."""
         path = "/api/v1" if group_version == "v1" else f"/apis/{group_version}"
         def call() -> Any:
-            return self.api.call_api(path, "GET", response_type="object", auth_settings=["BearerToken"],
-                                     _return_http_data_only=True)
+            request = self.api.param_serialize(method="GET", resource_path=path, auth_settings=["BearerToken"])
+            response = self.api.call_api(*request)
+            response.read()
+            if response.status >= 400:
+                raise ApiException(http_resp=response)
+            return json.loads(response.data)
         try:
             found = kube_call(call, verb="GET", kind="APIResourceList", name=group_version)
         except KubeError as exc:
