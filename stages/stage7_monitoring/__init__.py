@@ -1,0 +1,1 @@
+"""Stage 7: Monitoring and logging (read-only)."""
