@@ -8,7 +8,8 @@
     python -m lab faults                    the known faults, the active ones marked *
     python -m lab status
 
-The lab is the Proxmox twin, the monitoring stack that scrapes it and two Kubernetes API servers (mgmt, tenant).
+The lab is the Proxmox twin, the monitoring stack that scrapes it, and the Kubernetes side: the mgmt and tenant
+clusters with the Cluster API, CAPMOX and kubelet controllers.
 `eval "$(python -m lab up)"` points this shell (the suite, proxmoxer, curl, kubectl) at the lab. Each fault
 belongs to the twin or to the monitoring stack; `fault` sends it to its owner.
 The state directory is $LAB_STATE_DIR, else <repo>/.lab.
@@ -54,7 +55,8 @@ def cmd_down(args):
 
 def fault_owners(state):
     """(name, control URL) of each part of the lab that has faults, in the order `faults` lists them."""
-    return (('Proxmox twin', state['control_url']), ('monitoring stack', state['monitoring']['control_url']))
+    return (('Proxmox twin', state['control_url']), ('monitoring stack', state['monitoring']['control_url']),
+            ('Kubernetes clusters and controllers', state['kube']['control_url']))
 
 
 def owner_of(owners, name):
@@ -126,8 +128,10 @@ def cmd_status(args):
     print('  Grafana      {0}'.format(monitoring['grafana_url']))
     print('  monitoring   control API {0}; {1}'.format(monitoring['control_url'], ', '.join(
         '{0} {1}'.format(name, status) for name, status in sorted(components.items()))))
-    for cluster, kube in sorted(state['kube'].items()):
+    for cluster in ('mgmt', 'tenant'):
+        kube = state['kube'][cluster]
         print('  Kubernetes   {0} {1} (kubeconfig {2})'.format(cluster, kube['url'], kube['kubeconfig']))
+    print('  controllers  Cluster API, CAPMOX, kubelet; control API {0}'.format(state['kube']['control_url']))
     print('  pids         {0}'.format(' '.join(map(str, state['pids']))))
     print('  faults       {0}'.format(describe_active(active_faults(fault_owners(state)))))
 

@@ -1,8 +1,9 @@
 """Start and stop the lab's processes. <state-dir>/lab.json records a running lab: endpoints and pids.
 
-A lab is the Proxmox twin and its companions: the monitoring stack that scrapes the twin, and two Kubernetes
-API servers (`mgmt`, the CozyStack management cluster, and `tenant`, a tenant cluster). Each runs detached in
-its own process group on the twin's 127.0.0.x. The companions stop by themselves once the twin is gone, and
+A lab is the Proxmox twin and its companions: the monitoring stack that scrapes the twin, and the Kubernetes
+side (one process: the `mgmt` CozyStack management cluster and a `tenant` cluster with their API servers, and the
+Cluster API, CAPMOX and kubelet controllers working against the twin). Each runs detached in its own process group
+on the twin's 127.0.0.x. The companions stop by themselves once the twin is gone, and
 the twin once the watched process is, so a killed test run leaves nothing behind.
 """
 
@@ -21,13 +22,13 @@ from lab.control_client import call, healthy
 from lab.errors import EXIT_NOT_READY, EXIT_USAGE, LabError
 from lab.monitoring.faults import FAULTS as MONITORING_FAULTS
 from lab.monitoring.faults import FaultError
+from lab.cluster.faults import KNOWN as CLUSTER_FAULTS
 
 REPO = Path(__file__).resolve().parent.parent
 TWIN_MODULE = 'lab.pve_twin'
 MONITORING_MODULE = 'lab.monitoring'
-KUBE_MODULE = 'lab.kube'
-LAB_MODULES = (TWIN_MODULE, MONITORING_MODULE, KUBE_MODULE)
-KUBE_CLUSTERS = ('mgmt', 'tenant')
+CLUSTER_MODULE = 'lab.cluster'
+LAB_MODULES = (TWIN_MODULE, MONITORING_MODULE, CLUSTER_MODULE)
 # The monitoring stack's own state directory, inside the lab's: it keeps its files in <that>/monitoring/, apart
 # from a stack someone starts on the lab's state directory itself (as tests/lab_monitoring does).
 STACK_DIR = 'stack'
@@ -99,20 +100,22 @@ def running_state(state_dir):
 # ----------------------------------------------------------------------- up
 
 def split_faults(specs):
-    """(the twin's faults, the monitoring stack's): a monitoring fault's value is checked here, the twin checks
-    its own when it starts."""
-    twin, monitoring = [], []
+    """(the twin's faults, the monitoring stack's, the Kubernetes side's): a monitoring fault's value is checked
+    here, the twin and the cluster process check their own when they start."""
+    twin, monitoring, cluster = [], [], []
     for spec in specs:
         name, _, value = spec.partition('=')
-        if name not in MONITORING_FAULTS:
+        if name in CLUSTER_FAULTS:
+            cluster.append(spec)
+        elif name not in MONITORING_FAULTS:
             twin.append(spec)
-            continue
-        try:
-            MONITORING_FAULTS[name].parse(value)
-        except FaultError as err:
-            raise LabError(str(err), EXIT_USAGE) from None
-        monitoring.append((name, value))
-    return twin, monitoring
+        else:
+            try:
+                MONITORING_FAULTS[name].parse(value)
+            except FaultError as err:
+                raise LabError(str(err), EXIT_USAGE) from None
+            monitoring.append((name, value))
+    return twin, monitoring, cluster
 
 
 def start(state_dir, credentials, faults=(), time_scale=0.0, watch_pid=None, seed=DEFAULT_SEED,
@@ -123,7 +126,7 @@ def start(state_dir, credentials, faults=(), time_scale=0.0, watch_pid=None, see
     lab that owns them; progress(text) reports what happens (on stderr, from the command line).
     """
     python = lab_python()
-    twin_faults, monitoring_faults = split_faults(faults)
+    twin_faults, monitoring_faults, cluster_faults = split_faults(faults)
     state_dir = Path(state_dir).resolve()
     state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     old = read_state(state_dir)
@@ -139,8 +142,8 @@ def start(state_dir, credentials, faults=(), time_scale=0.0, watch_pid=None, see
     started = [twin]
     try:
         inventory = call(control_url(host), 'GET', '/inventory')
-        companions = start_companions(python, state_dir, host, suite_token_id(inventory), credentials['suite'],
-                                      twin.pid, started, progress)
+        companions = start_companions(python, state_dir, host, inventory, credentials, twin.pid, started,
+                                      progress, time_scale, cluster_faults)
         for name, value in monitoring_faults:
             call(companions['monitoring']['control_url'], 'PUT', '/faults/' + name, {'value': value} if value else None)
     except BaseException:
@@ -166,9 +169,9 @@ def start_twin(python, state_dir, credentials, options, seed, progress):
     raise LabError('found no free loopback address in {0} attempts'.format(ADDRESS_ATTEMPTS))
 
 
-def suite_token_id(inventory):
-    """The suite's own token: read-only (PVEAuditor), what the Proxmox exporter scrapes with."""
-    return next(identity['id'] for identity in inventory['identities'] if identity['role'] == 'suite')
+def token_id(inventory, role):
+    """The token id of a role ('suite': read-only, what the exporter scrapes with; 'capmox', 'ccm', ...)."""
+    return next(identity['id'] for identity in inventory['identities'] if identity['role'] == role)
 
 
 def free_loopback_address():
@@ -258,39 +261,40 @@ def log_tail(log_path):
 # --------------------------------------------------------------- companions
 
 def companion_logs(state_dir):
-    logs = {'monitoring': state_dir / 'monitoring.log'}
-    logs.update((cluster, state_dir / 'kube-{0}.log'.format(cluster)) for cluster in KUBE_CLUSTERS)
-    return dict((name, str(path)) for name, path in logs.items())
+    return dict(monitoring=str(state_dir / 'monitoring.log'), cluster=str(state_dir / 'cluster.log'))
 
 
-def start_companions(python, state_dir, host, token_id, token_secret, twin_pid, started, progress):
-    """Start the monitoring stack and the Kubernetes API servers side by side; their part of the state once
-    each has printed its ready line. Each process is added to `started` as soon as it runs."""
+def start_companions(python, state_dir, host, inventory, credentials, twin_pid, started, progress, time_scale,
+                     cluster_faults):
+    """Start the monitoring stack and the Kubernetes side side by side; their part of the state once each has
+    printed its ready line. Each process is added to `started` as soon as it runs."""
     logs = companion_logs(state_dir)
-    progress('starting the monitoring stack and the Kubernetes API servers ({0}) on {1} (logs: {2}/*.log)'.format(
-        ', '.join(KUBE_CLUSTERS), host, state_dir))
+    progress('starting the monitoring stack and the Kubernetes clusters with their controllers on {0} '
+             '(logs: {1}/*.log)'.format(host, state_dir))
     pve_url = 'https://{0}:{1}'.format(host, PVE_PORT)
     stack_dir = state_dir / STACK_DIR
     stack_dir.mkdir(exist_ok=True, mode=0o700)
     monitoring = spawn(python, [MONITORING_MODULE, '--host', host, '--state-dir', stack_dir, '--pve-url', pve_url,
-                                '--pve-ca', state_dir / 'ca.pem', '--pve-token-id', token_id,
-                                '--watch-pid', twin_pid], logs['monitoring'], {'token_secret': token_secret})
+                                '--pve-ca', state_dir / 'ca.pem', '--pve-token-id', token_id(inventory, 'suite'),
+                                '--watch-pid', twin_pid], logs['monitoring'], {'token_secret': credentials['suite']})
     started.append(monitoring)
-    processes = {'monitoring': monitoring}
-    for cluster in KUBE_CLUSTERS:
-        processes[cluster] = spawn(python, [KUBE_MODULE, '--host', host, '--port', 0, '--state-dir', state_dir,
-                                            '--name', cluster, '--watch-pid', twin_pid], logs[cluster])
-        started.append(processes[cluster])
-    ready = wait_ready_lines(processes, logs)
-    stack = json.loads(ready['monitoring'])
+    tokens = dict((role, {'token_id': token_id(inventory, role), 'token_secret': credentials[role]})
+                  for role in ('capmox', 'ccm'))
+    cluster = spawn(python, [CLUSTER_MODULE, '--host', host, '--mgmt-port', 0, '--tenant-port', 0,
+                             '--state-dir', state_dir, '--pve-url', pve_url, '--pve-ca', state_dir / 'ca.pem',
+                             '--time-scale', time_scale, '--watch-pid', twin_pid]
+                    + ['--fault=' + fault for fault in cluster_faults], logs['cluster'], tokens)
+    started.append(cluster)
+    ready = wait_ready_lines({'monitoring': monitoring, 'cluster': cluster}, logs)
+    stack, clusters = json.loads(ready['monitoring']), json.loads(ready['cluster'])
     for reason in stack['unavailable'].values():
         progress('monitoring backend unavailable: ' + reason)
     urls = ('metrics_url', 'targets_url', 'vmalert_url', 'logs_url', 'grafana_url', 'control_url')
-    kube = dict((cluster, {'url': ready[cluster], 'kubeconfig': str(state_dir / (cluster + '.kubeconfig'))})
-                for cluster in KUBE_CLUSTERS)
+    kube = dict((name, {'url': clusters[name + '_url'], 'kubeconfig': clusters[name + '_kubeconfig']})
+                for name in ('mgmt', 'tenant'))
     return {'monitoring': dict(dict((name, stack[name]) for name in urls), scrape_interval=stack['scrape_interval'],
                                unavailable=stack['unavailable']),
-            'kube': kube}
+            'kube': dict(kube, control_url=clusters['control_url'])}
 
 
 def wait_ready_lines(processes, logs):

@@ -13,6 +13,15 @@ ROLE_SETTINGS = {
 }
 # The monitoring stack's query APIs, by the settings' names (MONITORING_METRICS_URL <- metrics_url, ...).
 MONITORING_URLS = ('metrics', 'targets', 'vmalert', 'logs', 'grafana')
+# The test VMs' network as a site would give it: the lab's CAPMOX assigns these addresses through cloud-init and
+# the twin's guest agent reports them.
+CAPI_NETWORK = {
+    'TEST_CAPI_IP_RANGE': '10.20.0.100-10.20.0.149',
+    'TEST_CAPI_IP_PREFIX': '24',
+    'TEST_CAPI_GATEWAY': '10.20.0.1',
+    'TEST_CAPI_DNS_SERVERS': '10.20.0.1',
+    'TEST_CAPI_CONTROL_PLANE_ENDPOINT': '10.20.0.10:6443',
+}
 
 
 def new_credentials():
@@ -46,7 +55,7 @@ def lab_settings(inventory, credentials, state):
         'LAB_CONTROL_URL': state['control_url'],
         'KUBECONFIG': state['kube']['mgmt']['kubeconfig'],
         'LAB_TENANT_KUBECONFIG': state['kube']['tenant']['kubeconfig'],
-    })
+    }, **CAPI_NETWORK)
     settings.update(('MONITORING_{0}_URL'.format(name.upper()), state['monitoring'][name + '_url'])
                     for name in MONITORING_URLS)
     return settings

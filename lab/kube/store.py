@@ -157,6 +157,9 @@ class Store(object):
         self._cluster_ips = admission.ClusterIps()
         self._clock = clock or (lambda: datetime.now(timezone.utc))
         self._cleanup_delay = cleanup_delay
+        # Validating admission of the lab's controllers (webhooks, CRD rules): callables (rtype, obj) that raise
+        # errors.ApiError to refuse a create or update.
+        self.validators = []
         self._namespaces = self.kind('v1', 'Namespace')
         self._pods = self.kind('v1', 'Pod')
         self._crds = self.kind('apiextensions.k8s.io/v1', 'CustomResourceDefinition')
@@ -462,6 +465,8 @@ class Store(object):
         causes = validation.causes(rtype, obj)
         if causes:
             raise errors.invalid(rtype, _meta(obj).get('name') or '', causes)
+        for check in self.validators:
+            check(rtype, obj)
 
     def _require_open_namespace(self, namespace):
         found = self._find(self._namespaces, None, namespace)

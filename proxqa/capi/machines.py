@@ -10,7 +10,7 @@ PHASE_OF_REASON = {
     "WaitingForBootstrapReady": "config", "WaitingForBootstrapData": "config",
     "PoweringOn": "power-on", "WaitingForVMPowerUp": "power-on",
 }
-PHASES = ("clone", "config", "power-on", "ip")
+PHASES = ("machine", "clone", "config", "power-on", "ip")     # "machine": until CAPI made the ProxmoxMachine
 FAILED_REASONS = ("CloningFailed", "VMProvisionFailed")
 
 
@@ -46,7 +46,7 @@ def phase_durations(observed: list[tuple[float, str]], started: float) -> dict[s
 
     A phase seen only in passing between two polls gets the time up to the next observation."""
     durations = {phase: 0.0 for phase in PHASES}
-    previous_time, previous_phase = started, observed[0][1] if observed else "clone"
+    previous_time, previous_phase = started, observed[0][1] if observed else "machine"
     for when, phase in observed:
         if previous_phase in durations:
             durations[previous_phase] += when - previous_time

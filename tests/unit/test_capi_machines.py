@@ -26,8 +26,9 @@ def test_clone_failure_is_named_with_its_message():
 
 
 def test_phase_durations_add_up_per_phase():
-    observed = [(2.0, "clone"), (5.0, "config"), (6.0, "power-on"), (9.0, "ip"), (10.0, "done")]
-    assert phase_durations(observed, started=0.0) == {"clone": 5.0, "config": 1.0, "power-on": 3.0, "ip": 1.0}
+    observed = [(1.0, "machine"), (2.0, "clone"), (5.0, "config"), (6.0, "power-on"), (9.0, "ip"), (10.0, "done")]
+    assert phase_durations(observed, started=0.0) == {"machine": 2.0, "clone": 3.0, "config": 1.0, "power-on": 3.0,
+                                                      "ip": 1.0}
 
 
 def test_pool_membership_of_a_range():

@@ -1,0 +1,80 @@
+"""The faults of `python -m lab.cluster`: what each breaks, as a real cluster shows it. None takes a value.
+
+Faults are state; listeners (the seed's components, the controllers) apply a change when it happens, and
+clearing a fault restores the healthy state.
+"""
+
+from dataclasses import dataclass
+
+
+class FaultError(ValueError):
+    """An unknown fault, or a value given to a fault that takes none; the message says which."""
+
+
+@dataclass(frozen=True)
+class Fault:
+    name: str
+    description: str
+
+
+CATALOGUE = (
+    Fault('capmox-down', 'the capmox-controller-manager pod is in CrashLoopBackOff with restarts, its Deployment is '
+          'unavailable, and ProxmoxClusters and ProxmoxMachines are no longer reconciled'),
+    Fault('capmox-url-suffix', 'the url in Secret capmox-manager-credentials ends in /api2/json; CAPMOX appends it '
+          'again, so every Proxmox call fails and ProxmoxClusters and ProxmoxMachines show the error'),
+    Fault('capmox-webhook-broken', 'the validation of ProxmoxMachines and ProxmoxMachineTemplates is not enforced: '
+          '`format` with `full: false` is accepted'),
+    Fault('ipam-missing', 'the in-cluster IPAM CRDs (inclusterippools, ipaddressclaims, ipaddresses) are not '
+          'installed: ProxmoxClusters do not become ready and machines wait for an IP address'),
+    Fault('node-taint-stuck', 'the Cilium agent never becomes ready on new tenant nodes: they keep the taint '
+          'node.cilium.io/agent-not-ready and stay NotReady (network plugin not ready)'),
+    Fault('mhc-disabled', 'MachineHealthChecks report unhealthy machines but never remediate them'),
+)
+KNOWN = dict((fault.name, fault) for fault in CATALOGUE)
+
+
+class Faults(object):
+    """The active faults; listeners are called (name, active) after each change."""
+
+    def __init__(self):
+        self._active = set()
+        self._listeners = []
+
+    def listen(self, callback):
+        self._listeners.append(callback)
+
+    def active(self, name):
+        return name in self._active
+
+    def known(self):
+        return [{'name': fault.name, 'value_format': None, 'description': fault.description} for fault in CATALOGUE]
+
+    def listing(self):
+        return [{'name': name, 'value': None} for name in sorted(self._active)]
+
+    def set(self, name, value=''):
+        self._check(name)
+        if value:
+            raise FaultError('fault {0} takes no value; got {1!r}'.format(name, value))
+        if name not in self._active:
+            self._active.add(name)
+            self._notify(name, True)
+
+    def clear(self, name):
+        self._check(name)
+        if name in self._active:
+            self._active.discard(name)
+            self._notify(name, False)
+
+    def clear_all(self):
+        for name in sorted(self._active):
+            self.clear(name)
+
+    def _check(self, name):
+        if name not in KNOWN:
+            raise FaultError('unknown fault {0!r}; the faults of lab.cluster are: {1}'.format(
+                name, ', '.join(sorted(KNOWN))))
+
+    def _notify(self, name, active):
+        for callback in self._listeners:
+            callback(name, active)

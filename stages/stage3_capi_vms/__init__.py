@@ -1,0 +1,1 @@
+"""Stage 3: VM management through Cluster API (CAPI + CAPMOX)."""
