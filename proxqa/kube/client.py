@@ -137,12 +137,17 @@ class KubeClient:
                         kind="Deployment", name=selector)
         return [(d.metadata.namespace, self.deployment(d.metadata.namespace, d.metadata.name)) for d in raw.items]
 
-    def create_custom_object_dry_run(self, group: str, version: str, plural: str, namespace: str, body: dict) -> dict:
-        """Submit an object with dryRun=All: admission (validating webhooks) runs, nothing is stored."""
-        return kube_call(lambda: self.custom.create_namespaced_custom_object(group, version, namespace, plural, body,
-                                                                             dry_run="All"),
-                         verb="CREATE (dry run)", kind=f"{plural}.{group}",
-                         name=f"{namespace}/{body['metadata'].get('name', '')}")
+    def dry_run_refusal(self, group: str, version: str, plural: str, namespace: str, body: dict) -> KubeError | None:
+        """Submit an object with dryRun=All (admission and validating webhooks run, nothing is stored);
+        the refusal, or None when the API would accept it."""
+        try:
+            kube_call(lambda: self.custom.create_namespaced_custom_object(group, version, namespace, plural, body,
+                                                                          dry_run="All"),
+                      verb="CREATE (dry run)", kind=f"{plural}.{group}",
+                      name=f"{namespace}/{body['metadata'].get('name', '')}")
+        except KubeError as refused:
+            return refused
+        return None
 
     def create_custom_object(self, group: str, version: str, plural: str, body: dict) -> dict:
         meta = body["metadata"]

@@ -1,7 +1,6 @@
 """Controller: CAPMOX runs, stays up, and its validating webhook enforces its rules."""
 import pytest
 
-from proxqa.kube.client import KubeError
 from stages.stage3_capi_vms.conftest import CAPMOX_DEPLOYMENT, CAPMOX_SELECTOR, INFRA_GROUP, INFRA_VERSION
 
 
@@ -28,7 +27,7 @@ def test_s3_3_webhook_rejects_format_without_full_clone(mgmt_kube, capmox_namesp
     machine = {"apiVersion": f"{INFRA_GROUP}/{INFRA_VERSION}", "kind": "ProxmoxMachine",
                "metadata": {"name": names.new("webhook"), "namespace": capmox_namespace, "labels": names.labels},
                "spec": {"sourceNode": "any", "templateID": 100, "format": "qcow2", "full": False}}
-    with pytest.raises(KubeError) as refused:
-        mgmt_kube.create_custom_object_dry_run(INFRA_GROUP, INFRA_VERSION, "proxmoxmachines", capmox_namespace,
-                                               machine)
-    assert refused.value.code in (400, 403, 422), str(refused.value)
+    refused = mgmt_kube.dry_run_refusal(INFRA_GROUP, INFRA_VERSION, "proxmoxmachines", capmox_namespace, machine)
+    assert refused is not None, ("the CAPMOX webhook accepted a ProxmoxMachine with format set and full: false "
+                                 "(is the validating webhook registered and its service up?)")
+    assert refused.code in (400, 403, 422), str(refused)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from proxqa.labctl import LabControl, start_lab, stop_lab
+from proxqa.labctl import start_lab, stop_lab
 
 REPO = Path(__file__).resolve().parents[2]
 TARGET_PREFIXES = ("PROXMOX_", "TEST_", "LAB_", "PROXQA_", "KUBECONFIG", "SLA_", "LIMIT_", "GATE_", "PERF_",
@@ -23,9 +23,27 @@ def lab(tmp_path_factory):
     stop_lab(handle.state_dir)
 
 
+class RoutedFaults:
+    """Faults set as a user does, with `python -m lab fault`: it sends each to the part of the lab that owns it."""
+
+    def __init__(self, lab):
+        self._lab = lab
+
+    def _cli(self, *args: str) -> None:
+        done = subprocess.run([sys.executable, "-m", "lab", "fault", *args, "--state-dir", str(self._lab.state_dir)],
+                              cwd=REPO, capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, f"python -m lab fault {' '.join(args)}: {done.stderr}"
+
+    def set_fault(self, spec: str) -> None:
+        self._cli(spec)
+
+    def clear_faults(self) -> None:
+        self._cli("--clear")
+
+
 @pytest.fixture
 def lab_control(lab):
-    control = LabControl(lab.control_url)
+    control = RoutedFaults(lab)
     control.clear_faults()
     yield control
     control.clear_faults()
