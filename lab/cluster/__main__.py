@@ -1,5 +1,6 @@
-"""Run the lab's CozyStack management cluster, a tenant cluster and the Cluster API, CAPMOX and kubelet
-controllers against a Proxmox twin, until SIGTERM or SIGINT (or until --watch-pid is gone).
+"""Run the lab's management and tenant clusters with their Cluster API, CAPMOX and kubelet controllers.
+
+They drive a Proxmox twin over HTTPS, until SIGTERM or SIGINT (or until --watch-pid is gone).
 
     python -m lab.cluster --host 127.0.0.x --mgmt-port P1 --tenant-port P2 --state-dir DIR
         --pve-url https://H:8006 --pve-ca DIR/ca.pem [--time-scale S] [--fault NAME]... [--watch-pid PID]

@@ -33,6 +33,7 @@ TASK_POLL = 2.0            # realistic seconds between looks at a running Proxmo
 DEFAULT_REQUEUE = 10.0     # CAPMOX's DefaultReconcilerRequeue
 RESYNC_READY = 30.0        # realistic seconds between power-state checks of a ready machine
 RETRY_FLOOR = 0.5          # real seconds at least between retries after an error, even at time scale 0
+RESYNC_FLOOR = 1.0         # real seconds at least between power-state checks of a ready machine
 ISO_DEVICE = 'ide0'
 DEFAULT_DEVICE = 'net0'
 DRIVE = re.compile(r'^(scsi|virtio|sata|ide)\d+$')
@@ -366,7 +367,7 @@ class ProxmoxMachineReconciler(object):
         reason = self._reason(job.pm)
         if not await job.vm.belongs_to(job.pm['metadata']['name']):
             self._mark(job, 'False', 'NotFound', 'VM {0} not found on node {1}'.format(vmid, job.vm.node), 'Warning')
-            return self.timing.poll(RESYNC_READY)
+            return self.timing.poll(RESYNC_READY, floor=RESYNC_FLOOR)
         if reason in (None, 'NotFound'):
             return await self._keep_running(job)
         steps = (('Cloning', self._configure), ('WaitingForDiskReconcilation', self._resize),
@@ -378,7 +379,7 @@ class ProxmoxMachineReconciler(object):
             if name != current:
                 self._advance(job, name)
             await step(job)
-        return self.timing.poll(RESYNC_READY)
+        return self.timing.poll(RESYNC_READY, floor=RESYNC_FLOOR)
 
     async def _clone(self, api, job):
         """Start the clone of the template onto a free VMID; Requeue until its task ends."""
@@ -603,7 +604,7 @@ class ProxmoxMachineReconciler(object):
             self._started(job, await vm.api.post(vm.path + '/status/start'), reason='PoweringOn')
         if self._reason(job.pm) is not None:
             self._mark(job, 'True')
-        return self.timing.poll(RESYNC_READY)
+        return self.timing.poll(RESYNC_READY, floor=RESYNC_FLOOR)
 
     # ------------------------------------------------------------------ deletion
 

@@ -3,6 +3,8 @@ MachineHealthCheck replaces a machine whose VM was destroyed in Proxmox."""
 
 import base64
 
+from proxmoxer.core import ResourceException
+
 from cluster_helpers import CAPI, INFRA, WAIT, condition, wait_for
 
 FAULTS = ['capmox-down', 'capmox-url-suffix', 'capmox-webhook-broken', 'ipam-missing', 'mhc-disabled',
@@ -90,14 +92,26 @@ def test_node_taint_stuck_keeps_the_node_not_ready(lab, pools):
 
 
 def destroy_vm(lab, pm):
-    """Stop and delete a machine's VM with the Proxmox API (the CAPMOX token), behind CAPMOX's back."""
+    """Stop and delete a machine's VM with the Proxmox API (the CAPMOX token), behind CAPMOX's back. CAPMOX may
+    start it again in between (its power reconciliation): then stop it again."""
     node = pm['status']['proxmoxNode']
     api = lab.twin.api()
     vm = api.nodes(node).qemu(pm['spec']['virtualMachineID'])
-    for act in (vm.status.stop.post, lambda: vm.delete(purge=1)):
-        upid = act()
-        wait_for('task {0}'.format(upid), lambda: api.nodes(node).tasks(upid).status.get(),
-                 lambda task: task['status'] == 'stopped')
+
+    def run(call):
+        upid = call()
+        return wait_for('task {0}'.format(upid), lambda: api.nodes(node).tasks(upid).status.get(),
+                        lambda task: task['status'] == 'stopped')
+
+    def stopped_and_deleted():
+        run(vm.status.stop.post)
+        try:
+            return run(lambda: vm.delete(purge=1))['exitstatus'] == 'OK'
+        except ResourceException as err:
+            if 'is running' not in str(err):
+                raise
+            return False
+    wait_for('VM {0} is deleted'.format(pm['spec']['virtualMachineID']), stopped_and_deleted, lambda done: done)
 
 
 def test_a_machine_whose_vm_was_destroyed_is_replaced(lab, pools):
