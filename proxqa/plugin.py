@@ -8,7 +8,9 @@ import dataclasses
 import datetime
 import os
 import secrets
+import shutil
 import sys
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -195,7 +197,9 @@ class SuitePlugin:
             return
         print(f"proxqa: starting the embedded lab (run {state.run_id})", file=sys.stderr, flush=True)
         try:
-            state.lab = start_lab(state.run_dir / "lab", faults=tuple(state.settings.lab.faults),
+            # Outside the report folder: the lab's state holds kubeconfigs with bearer tokens.
+            lab_dir = Path(tempfile.mkdtemp(prefix=f"proxqa-lab-{state.run_id}-"))
+            state.lab = start_lab(lab_dir, faults=tuple(state.settings.lab.faults),
                                   time_scale=state.settings.lab.time_scale, watch_pid=os.getpid())
         except LabError as exc:
             pytest.exit(f"proxqa: {exc}", returncode=EXIT_LAB_FAILED)
@@ -208,6 +212,7 @@ class SuitePlugin:
     def pytest_unconfigure(self, config: pytest.Config) -> None:
         if self.state.lab is not None:
             stop_lab(self.state.lab.state_dir)
+            shutil.rmtree(self.state.lab.state_dir, ignore_errors=True)
             self.state.lab = None
 
     # ----------------------------------------------------------------------- collection
