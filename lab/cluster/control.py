@@ -13,11 +13,9 @@ import json
 
 from aiohttp import web
 
+from lab.control_http import answer, error_middleware
+
 from .faults import FaultError
-
-
-def answer(data, status=200):
-    return web.json_response(data, status=status, dumps=lambda obj: json.dumps(obj, sort_keys=True))
 
 
 class ControlApi(object):
@@ -26,24 +24,13 @@ class ControlApi(object):
         self._health = health      # () -> dict for /health
 
     def app(self):
-        app = web.Application(middlewares=[self._errors])
+        app = web.Application(middlewares=[error_middleware(FaultError)])
         app.router.add_get('/health', self.health)
         app.router.add_get('/faults', self.list_faults)
         app.router.add_put('/faults/{name}', self.set_fault)
         app.router.add_delete('/faults/{name}', self.clear_fault)
         app.router.add_delete('/faults', self.clear_faults)
         return app
-
-    @web.middleware
-    async def _errors(self, request, handler):
-        try:
-            return await handler(request)
-        except FaultError as err:
-            return answer({'error': str(err)}, 400)
-        except web.HTTPException as exc:
-            if exc.status < 400:
-                raise
-            return answer({'error': '{0} {1}'.format(exc.status, exc.reason)}, exc.status)
 
     async def health(self, request):
         return answer(dict(self._health(), status='ok'))

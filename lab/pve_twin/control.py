@@ -19,15 +19,13 @@ import time
 
 from aiohttp import web
 
+from lab.control_http import answer, error_middleware
+
 from .faults import FaultError, value_names
 
 
 class BadRequest(ValueError):
     """A request the control API cannot take; the message says what it takes."""
-
-
-def answer(data, status=200):
-    return web.json_response(data, status=status, dumps=lambda obj: json.dumps(obj, sort_keys=True))
 
 
 class ControlApi(object):
@@ -36,7 +34,7 @@ class ControlApi(object):
         self.started = time.time()
 
     def app(self):
-        app = web.Application(middlewares=[self._errors])
+        app = web.Application(middlewares=[error_middleware((FaultError, BadRequest))])
         r = app.router
         r.add_get('/health', self.health)
         r.add_get('/faults', self.faults)
@@ -47,17 +45,6 @@ class ControlApi(object):
         r.add_delete('/requests', self.clear_requests)
         r.add_get('/inventory', self.inventory)
         return app
-
-    @web.middleware
-    async def _errors(self, request, handler):
-        try:
-            return await handler(request)
-        except (FaultError, BadRequest) as err:
-            return answer({'error': str(err)}, 400)
-        except web.HTTPException as exc:
-            if exc.status < 400:
-                raise
-            return answer({'error': '{0} {1}'.format(exc.status, exc.reason)}, exc.status)
 
     async def health(self, request):
         twin = self.twin
