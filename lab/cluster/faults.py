@@ -28,6 +28,10 @@ CATALOGUE = (
           'installed: ProxmoxClusters do not become ready and machines wait for an IP address'),
     Fault('node-taint-stuck', 'the Cilium agent never becomes ready on new tenant nodes: they keep the taint '
           'node.cilium.io/agent-not-ready and stay NotReady (network plugin not ready)'),
+    Fault('capi-operator-down', 'the capi-operator pod is in CrashLoopBackOff with restarts and its Deployment is '
+          'unavailable'),
+    Fault('capmox-too-new', 'the proxmox InfrastructureProvider states CAPMOX v0.8.1, which serves v1alpha2 and needs '
+          'Cluster API >= 1.11, beside core v1.10'),
     Fault('mhc-disabled', 'MachineHealthChecks report unhealthy machines but never remediate them'),
 )
 KNOWN = dict((fault.name, fault) for fault in CATALOGUE)

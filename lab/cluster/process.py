@@ -24,7 +24,8 @@ from .kubelet import KubeletReconciler
 from .mhc import MachineHealthCheckReconciler
 from .pve import PveClient
 from .runtime import Controller, Timing, itself, key_of, pump, served
-from .seed import CAPMOX, seed_crds, seed_management, write_credentials
+from .seed import (CAPI_OPERATOR, CAPMOX, CAPMOX_VERSION, TOO_NEW_CAPMOX_VERSION, seed_crds, seed_management,
+                   set_provider_version, write_credentials)
 from .webhooks import capmox_validator
 
 log = logging.getLogger('lab.cluster')
@@ -147,8 +148,12 @@ class ClusterLab(object):
 
     def _apply_fault(self, name, active):
         log.info('fault %s: %s', 'set' if active else 'cleared', name)
-        if name == 'capmox-down':
-            (self.system.crash_loop if active else self.system.recover)(CAPMOX)
+        if name in ('capmox-down', 'capi-operator-down'):
+            (self.system.crash_loop if active else self.system.recover)(
+                CAPMOX if name == 'capmox-down' else CAPI_OPERATOR)
+        elif name == 'capmox-too-new':
+            set_provider_version(self.mgmt, 'InfrastructureProvider', 'proxmox',
+                                 TOO_NEW_CAPMOX_VERSION if active else CAPMOX_VERSION)
         elif name == 'capmox-url-suffix':
             url = self.options.pve_url.rstrip('/') + ('/api2/json' if active else '')
             write_credentials(self.mgmt, url, self._capmox_token.token_id, self._capmox_token.token_secret)

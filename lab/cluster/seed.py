@@ -56,6 +56,7 @@ COMPONENTS = (
               'srv2'),
 )
 CAPMOX = 'capmox-controller-manager'
+CAPI_OPERATOR = 'capi-operator'
 PROVIDERS = (
     ('CoreProvider', 'cluster-api', CAPI_VERSION),
     ('BootstrapProvider', 'kubeadm', CAPI_VERSION),
@@ -134,6 +135,17 @@ def _node(store, name):
                         'lastTransitionTime': now()}],
         'nodeInfo': {'kubeletVersion': KUBERNETES_VERSION, 'osImage': 'Talos (v1.9.1)', 'operatingSystem': 'linux',
                      'architecture': 'amd64', 'containerRuntimeVersion': 'containerd://2.0.1'}}})
+
+
+TOO_NEW_CAPMOX_VERSION = 'v0.8.1'
+
+
+def set_provider_version(store, kind, name, version):
+    """The provider states another version (spec and installed), as after an upgrade of its manifest."""
+    rtype = store.kind('operator.cluster.x-k8s.io/v1alpha2', kind)
+    store.patch(rtype, name, {'spec': {'version': version}}, 'merge', SYSTEM_NAMESPACE)
+    store.patch(rtype, name, {'status': {'installedVersion': version}}, 'merge', SYSTEM_NAMESPACE,
+                subresource='status')
 
 
 def _provider(store, kind, name, version):

@@ -7,8 +7,8 @@ from proxmoxer.core import ResourceException
 
 from cluster_helpers import CAPI, INFRA, WAIT, condition, wait_for
 
-FAULTS = ['capmox-down', 'capmox-url-suffix', 'capmox-webhook-broken', 'ipam-missing', 'mhc-disabled',
-          'node-taint-stuck']
+FAULTS = ['capi-operator-down', 'capmox-down', 'capmox-too-new', 'capmox-url-suffix', 'capmox-webhook-broken',
+          'ipam-missing', 'mhc-disabled', 'node-taint-stuck']
 
 
 def test_the_control_api_lists_its_faults_and_refuses_unknown_ones(lab):
@@ -45,6 +45,26 @@ def test_capmox_down_crash_loops_and_stops_reconciling(lab, pools):
     pool.wait_ready()
     status = capmox_pod(lab).status.container_statuses[0]
     assert (status.ready, status.restart_count) == (True, 0)
+
+
+def test_capi_operator_down_makes_its_deployment_unavailable_until_cleared(lab):
+    lab.set_fault('capi-operator-down')
+    deployment = lab.apps.read_namespaced_deployment('capi-operator', 'cozy-cluster-api')
+    assert (deployment.status.available_replicas, deployment.status.unavailable_replicas) == (None, 1)
+    lab.clear_faults()
+    deployment = lab.apps.read_namespaced_deployment('capi-operator', 'cozy-cluster-api')
+    assert deployment.status.available_replicas == 1
+
+
+def test_capmox_too_new_states_v0_8_until_cleared(lab):
+    def version():
+        provider = lab.custom.get_namespaced_custom_object('operator.cluster.x-k8s.io', 'v1alpha2', 'cozy-cluster-api',
+                                                           'infrastructureproviders', 'proxmox')
+        return provider['spec']['version'], provider['status']['installedVersion']
+    lab.set_fault('capmox-too-new')
+    assert version() == ('v0.8.1', 'v0.8.1')
+    lab.clear_faults()
+    assert version() == ('v0.7.4', 'v0.7.4')
 
 
 def test_capmox_url_suffix_makes_every_call_fail(lab, pools):
