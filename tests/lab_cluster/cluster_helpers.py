@@ -7,7 +7,6 @@ import select
 import signal
 import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +15,8 @@ import requests
 import yaml
 from kubernetes import client, config
 from proxmoxer import ProxmoxAPI
+
+from tests import polling
 
 REPO = Path(__file__).resolve().parents[2]
 LAB_PYTHON = REPO / '.venv-lab' / 'bin' / 'python'
@@ -32,16 +33,9 @@ GATEWAY = '192.0.2.1'
 
 
 def wait_for(what, probe, done, seconds=WAIT, pause=0.05):
-    """probe() until done(value) holds; that value. Fails naming `what` and the last value once `seconds` pass."""
+    """tests.polling.wait_for with this folder's defaults: the lab cluster answers within WAIT, polled finely."""
     __tracebackhide__ = True
-    deadline = time.monotonic() + seconds
-    while True:
-        value = probe()
-        if done(value):
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail('{0}: not within {1:g} s; last seen: {2!r}'.format(what, seconds, value))
-        time.sleep(pause)
+    return polling.wait_for(what, probe, done, seconds, pause)
 
 
 def condition(obj, kind):

@@ -6,7 +6,6 @@ import select
 import signal
 import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,19 +19,6 @@ LAB_PYTHON = REPO / '.venv-lab' / 'bin' / 'python'
 START_TIMEOUT = 60.0
 STOP_TIMEOUT = 15.0
 REQUEST_TIMEOUT = 10.0
-
-
-def wait_for(what, probe, done, seconds, pause=0.25):
-    """probe() until done(value); the last value. Fails naming `what` and the last value when `seconds` pass."""
-    __tracebackhide__ = True
-    deadline = time.monotonic() + seconds
-    while True:
-        value = probe()
-        if done(value):
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail('{0}: not within {1:g} s; last seen: {2!r}'.format(what, seconds, value))
-        time.sleep(pause)
 
 
 # ------------------------------------------------------------------- the twin

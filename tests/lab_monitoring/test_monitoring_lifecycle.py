@@ -8,7 +8,9 @@ import subprocess
 import pytest
 
 from lab import procs
-from monitoring_helpers import LAB_PYTHON, REPO, alive, descendants, start_stack, stop_stack, wait_for
+from monitoring_helpers import LAB_PYTHON, REPO, alive, descendants, start_stack, stop_stack
+
+from tests.polling import wait_for
 
 STACK_PROCESSES = 5     # victoria-metrics, vmagent, vmalert, the exporter's gunicorn master and its worker
 

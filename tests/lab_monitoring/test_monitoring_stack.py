@@ -5,7 +5,9 @@ import uuid
 import pytest
 
 from lab import procs
-from monitoring_helpers import descendants, run_lab, wait_for
+from monitoring_helpers import descendants, run_lab
+
+from tests.polling import wait_for
 
 NODES = ('pve1', 'pve2', 'pve3')
 JOBS = ('pve', 'proxmox-csi-controller', 'proxmox-ccm', 'victoria-metrics', 'vmagent', 'vmalert')
