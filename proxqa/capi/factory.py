@@ -41,9 +41,13 @@ class CapiChains:
         raw = self._kube.custom_objects_labelled(*KINDS["ProxmoxMachine"], chain.namespace, chain.selector)
         return [machine_state(m) for m in raw]
 
-    def wait_machines(self, chain: Chain, count: int, deadline: Deadline) -> list[MachineState]:
-        return wait_for(f"{count} ProxmoxMachines of {chain.name}", lambda: self.machines(chain),
-                        done=lambda ms: len(ms) >= count, deadline=deadline)
+    def wait_ready(self, chain: Chain, count: int, deadline: Deadline) -> list[MachineState]:
+        """Wait until the chain has exactly count ProxmoxMachines, all ready; stop at once on a machine's failure."""
+        return wait_for(f"{count} ready ProxmoxMachines of {chain.name}", lambda: self.machines(chain),
+                        done=lambda ms: len(ms) == count and all(m.ready for m in ms), deadline=deadline,
+                        failed=lambda ms: "; ".join(f"{m.name}: {m.failure}" for m in ms if m.failure) or None,
+                        show=lambda ms: ", ".join(f"{m.name}: {'ready' if m.ready else m.reason or 'no condition'}"
+                                                  for m in ms) or "no ProxmoxMachine")
 
     def scale(self, chain: Chain, replicas: int) -> None:
         md = next(o for o in chain.objects if o["kind"] == "MachineDeployment")

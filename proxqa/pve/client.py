@@ -70,6 +70,14 @@ class PveClient:
             return self._api(path).get(**params)
         return pve_call(call, method="GET", path="/" + path, secrets=self._secrets)
 
+    def post(self, path: str, **params: Any) -> Any:
+        """POST to an API path; the data member of the answer (a task's UPID for most actions)."""
+        def call() -> Any:
+            if self._api is None:
+                self._api = self._connect()
+            return self._api(path).post(**params)
+        return pve_call(call, method="POST", path="/" + path, secrets=self._secrets, retries=0)
+
     # ------------------------------------------------------------ cluster
 
     def version(self) -> PveVersion:
@@ -125,6 +133,14 @@ class PveClient:
     def vm_config(self, node: str, vmid: int) -> VmConfig:
         raw = self.get(f"nodes/{node}/qemu/{vmid}/config")
         return VmConfig(vmid, {k: str(v) for k, v in raw.items()})
+
+    def stop_vm(self, node: str, vmid: int) -> str:
+        """Stop the VM at once (as a power cut would); the task's UPID."""
+        return str(self.post(f"nodes/{node}/qemu/{vmid}/status/stop"))
+
+    def storage_volumes(self, node: str, storage: str, content: str) -> list[str]:
+        """The volume IDs of one content type (iso, images, ...) on a storage of a node."""
+        return [v["volid"] for v in self.get(f"nodes/{node}/storage/{storage}/content", content=content)]
 
     def guest_ipv4(self, node: str, vmid: int) -> str | None:
         """The first non-loopback IPv4 address the QEMU guest agent reports, or None."""

@@ -37,3 +37,13 @@ def guest_agent_reader(pve, pve_endpoint, integration_identities) -> PveClient:
     node addresses this way) when configured, else the suite's own identity."""
     ccm = integration_identities.get("ccm")
     return PveClient(pve_endpoint, ccm) if ccm else pve
+
+
+@pytest.fixture(scope="module")
+def vm_operator(pve_endpoint, integration_identities) -> PveClient:
+    """Who stops a test VM behind CAPMOX's back: CAPMOX's own token (it holds VM.PowerMgmt on the VMs it made; the
+    suite's token only audits)."""
+    capmox = integration_identities.get("capmox")
+    if capmox is None:
+        pytest.skip("stopping a VM needs the CAPMOX token (proxmox.identities.capmox): the suite's token only audits")
+    return PveClient(pve_endpoint, capmox)

@@ -13,6 +13,11 @@ class FaultRow:
     fault: str                                  # NAME[=VALUE] as the lab's control API takes it
     expect: str                                 # a regular expression the check's failure message must match
     settings: dict[str, str] = field(default_factory=dict)   # extra settings (environment names) for the run
+    options: dict[str, str] = field(default_factory=dict)    # extra `--set key=value` options (keys without env names)
+
+    @property
+    def set_args(self) -> list[str]:
+        return [arg for key, value in self.options.items() for arg in ("--set", f"{key}={value}")]
 
     @property
     def id(self) -> str:
@@ -50,6 +55,9 @@ ROWS: tuple[FaultRow, ...] = (
     FaultRow("S3.4", "capmox-url-suffix", r"ends with /api2/json"),
     FaultRow("S3.5", "capmox-too-new", r"CAPMOX v0\.8 needs Cluster API >= 1\.11"),
     FaultRow("S3.6", "clone-fails", r"CloningFailed"),
+    FaultRow("S3.7", "capmox-iso-leak", r"Proxmox still holds: ISO \S+user-data-\d+\.iso"),
+    FaultRow("S3.8", "capmox-errors-hidden", r"failure condition .* not reached within 5 s .* no failure shown",
+             options={"waits.stage3/machine-failed": "5"}),
     FaultRow("S7.2", "exporter-down", r"scrape targets not up: pve \S+: down \(.*connection refused"),
     FaultRow("S7.3", "exporter-down", r"no pve_up series: no Proxmox exporter is scraped; deploy prometheus-pve"),
     FaultRow("S7.3", "pve-node-offline=pve2", r"pve2: pve_up 0"),
@@ -72,6 +80,7 @@ def render_markdown() -> str:
              "(`PROXQA_WRITE_DOCS=1 pytest tests/faults -k doc` rewrites it).", "",
              "| check | lab fault | extra settings | failure message matches |", "|---|---|---|---|"]
     for row in ROWS:
-        extra = ", ".join(f"`{k}={v}`" for k, v in row.settings.items()) or ""
+        extra = ", ".join([f"`{k}={v}`" for k, v in row.settings.items()]
+                          + [f"`--set {k}={v}`" for k, v in row.options.items()])
         lines.append(f"| {row.check} | `{row.fault}` | {extra} | `{row.expect.replace('|', '&#124;')}` |")
     return "\n".join(lines) + "\n"
