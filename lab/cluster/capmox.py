@@ -304,7 +304,8 @@ class ProxmoxMachineReconciler(object):
             before = conditions.get((job.pm.get('status') or {}).get('conditions'), VM_PROVISIONED) or {}
             if before.get('message') != str(err):
                 log.info('proxmoxmachine %s: %s', job.pm['metadata']['name'], err)
-            self._mark(job, 'False', reason, str(err), 'Warning')
+            if not self.capmox.faults.active('capmox-errors-hidden'):
+                self._mark(job, 'False', reason, str(err), 'Warning')
             return self.retry
 
     @staticmethod
@@ -620,7 +621,7 @@ class ProxmoxMachineReconciler(object):
             job.vm = VmRef(api, node, vmid)
             if await job.vm.belongs_to(job.pm['metadata']['name']):
                 await self._destroy(job)
-            if not await job.vm.exists():
+            if not await job.vm.exists() and not self.capmox.faults.active('capmox-iso-leak'):
                 await self._delete_iso(job)
         claims = served(self.mgmt, *IP_ADDRESS_CLAIM)
         if claims is not None:

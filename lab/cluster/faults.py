@@ -33,6 +33,10 @@ CATALOGUE = (
     Fault('capmox-too-new', 'the proxmox InfrastructureProvider states CAPMOX v0.8.1, which serves v1alpha2 and needs '
           'Cluster API >= 1.11, beside core v1.10'),
     Fault('mhc-disabled', 'MachineHealthChecks report unhealthy machines but never remediate them'),
+    Fault('capmox-iso-leak', 'deleting a ProxmoxMachine removes its VM but leaves its cloud-init ISO on the ISO '
+          'storage'),
+    Fault('capmox-errors-hidden', 'CAPMOX only logs what goes wrong (a refused clone, a failed task) and never shows '
+          'it on the ProxmoxMachine: a failing machine stays at its last reason'),
 )
 KNOWN = dict((fault.name, fault) for fault in CATALOGUE)
 
