@@ -70,6 +70,14 @@ _KEYS: tuple[tuple[str, str, str], ...] = (
     ("test.link_speed_mbit", "TEST_LINK_SPEED_MBIT", "10000"),
     ("test.latency_samples", "TEST_LATENCY_SAMPLES", "20"),
     ("test.cert_expiry_warn_days", "TEST_CERT_EXPIRY_WARN_DAYS", "30"),
+    ("test.worker_mode", "TEST_WORKER_MODE", "capi"),
+    ("test.pod_image", "TEST_POD_IMAGE", "registry.k8s.io/pause:3.10"),
+    ("test.probe_image", "TEST_PROBE_IMAGE", "busybox:1.36"),
+    ("test.server_image", "TEST_SERVER_IMAGE", "nginx:1.27"),
+    ("test.cluster_domain", "TEST_CLUSTER_DOMAIN", "cozy.local"),
+    ("test.storage_class", "TEST_STORAGE_CLASS", "proxmox-data"),
+    ("test.snapshot_class", "TEST_SNAPSHOT_CLASS", "proxmox-snapshots"),
+    ("test.external_access", "TEST_EXTERNAL_ACCESS", "true"),
     ("kubernetes.kubeconfig", "KUBECONFIG", "~/.kube/config"),
     ("perf.vm_count", "PERF_VM_COUNT", "10"),
     ("perf.volume_size", "PERF_VOLUME_SIZE", "10Gi"),
@@ -409,6 +417,14 @@ class ResourceSettings(_Frozen):
     link_speed_mbit: Annotated[int, _whole(1)] | None = None
     latency_samples: Annotated[int, _whole(1, 1000)] = 20
     cert_expiry_warn_days: Annotated[int, _whole(0)] = 30
+    worker_mode: Annotated[str, BeforeValidator(_matching(r"capi|host", "capi or host"))] = "capi"
+    pod_image: _Text = "registry.k8s.io/pause:3.10"     # what a pod that only has to run runs
+    probe_image: _Text = "busybox:1.36"                 # probe Jobs: sh, wget, nc, nslookup
+    server_image: _Text = "nginx:1.27"                  # answers HTTP on port 80
+    cluster_domain: _Text = "cozy.local"
+    storage_class: _Text | None = None                  # default: the StorageClass of the Proxmox CSI driver
+    snapshot_class: _Text | None = None                 # S5.6 runs only when a VolumeSnapshotClass is named
+    external_access: _Bool = False                      # S6.6: LoadBalancer Services get addresses here
 
 
 class KubernetesSettings(_Frozen):

@@ -49,6 +49,21 @@ class CapiChains:
                         show=lambda ms: ", ".join(f"{m.name}: {'ready' if m.ready else m.reason or 'no condition'}"
                                                   for m in ms) or "no ProxmoxMachine")
 
+    def cluster_machines(self, chain: Chain) -> list[dict]:
+        """The chain's CAPI Machines, as stored."""
+        return self._kube.custom_objects_labelled(*KINDS["Machine"], chain.namespace, chain.selector)
+
+    def machine_deployment(self, chain: Chain) -> dict:
+        md = next(o for o in chain.objects if o["kind"] == "MachineDeployment")
+        return self._kube.custom_object(*KINDS["MachineDeployment"], md["metadata"]["name"], chain.namespace)
+
+    def workload_kubeconfig(self, chain: Chain) -> str:
+        """The workload cluster's kubeconfig from Secret <cluster>-kubeconfig (key `value`), as Cluster API keeps
+        it. Never print it: it holds credentials."""
+        data = self._kube.secret_data(chain.namespace, f"{chain.name}-kubeconfig")
+        assert "value" in data, f"Secret {chain.namespace}/{chain.name}-kubeconfig has no key value"
+        return data["value"]
+
     def scale(self, chain: Chain, replicas: int) -> None:
         md = next(o for o in chain.objects if o["kind"] == "MachineDeployment")
         self._kube.patch_custom_object(*KINDS["MachineDeployment"], chain.namespace, md["metadata"]["name"],

@@ -22,6 +22,7 @@ class MachineState:
     provider_id: str
     reason: str                 # reason of the VMProvisioned condition ("" once it is True)
     failure: str                # failureReason: failureMessage, or a failed condition's message
+    proxmox_node: str = ""      # where the VM runs (status.proxmoxNode)
 
     @property
     def phase(self) -> str:
@@ -38,7 +39,7 @@ def machine_state(obj: dict) -> MachineState:
     elif reason in FAILED_REASONS:
         failure = f"{reason}: {cond.get('message', '')}"
     return MachineState(obj["metadata"]["name"], bool(status.get("ready")), spec.get("virtualMachineID"),
-                        spec.get("providerID", ""), reason, failure)
+                        spec.get("providerID", ""), reason, failure, status.get("proxmoxNode", ""))
 
 
 def phase_durations(observed: list[tuple[float, str]], started: float) -> dict[str, float]:

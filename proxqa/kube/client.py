@@ -9,8 +9,11 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import urllib3
+import yaml
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
+from kubernetes.dynamic import DynamicClient
+from kubernetes.dynamic.exceptions import ResourceNotFoundError
 
 T = TypeVar("T")
 
@@ -72,12 +75,86 @@ def _pod_state(pod: Any) -> PodState:
 class KubeClient:
     """One cluster (management or tenant), built from a kubeconfig file."""
 
-    def __init__(self, kubeconfig: Path, name: str):
+    def __init__(self, kubeconfig: Path | str, name: str):
+        """kubeconfig: a file, or the text of one (a workload cluster's kubeconfig read from its Secret stays in
+        memory, never on disk)."""
         self.name = name
-        self.api = config.new_client_from_config(config_file=str(kubeconfig))
+        if isinstance(kubeconfig, Path):
+            self.api = config.new_client_from_config(config_file=str(kubeconfig))
+        else:
+            self.api = config.new_client_from_config_dict(yaml.safe_load(kubeconfig))
         self.core = client.CoreV1Api(self.api)
         self.apps = client.AppsV1Api(self.api)
         self.custom = client.CustomObjectsApi(self.api)
+        self._dynamic: DynamicClient | None = None
+
+    # ------------------------------------------------- any kind, as plain dicts (the dynamic client)
+
+    def _resource(self, api_version: str, kind: str) -> Any:
+        if self._dynamic is None:
+            self._dynamic = kube_call(lambda: DynamicClient(self.api), verb="GET", kind="discovery")
+        try:
+            return self._dynamic.resources.get(api_version=api_version, kind=kind)
+        except ResourceNotFoundError:
+            raise KubeError("GET", kind, api_version, 404, "NotFound",
+                            f"the server does not serve {kind} in {api_version}") from None
+
+    def create(self, body: dict) -> dict:
+        meta = body["metadata"]
+        resource = self._resource(body["apiVersion"], body["kind"])
+        return kube_call(lambda: resource.create(body=body, namespace=meta.get("namespace")).to_dict(),
+                         verb="CREATE", kind=body["kind"], name=_shown(meta.get("namespace"), meta["name"]))
+
+    def get(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> dict | None:
+        """The object, or None when it does not exist."""
+        resource = self._resource(api_version, kind)
+        try:
+            return kube_call(lambda: resource.get(name=name, namespace=namespace).to_dict(), verb="GET", kind=kind,
+                             name=_shown(namespace, name))
+        except KubeError as exc:
+            if exc.code == 404:
+                return None
+            raise
+
+    def list(self, api_version: str, kind: str, namespace: str | None = None, selector: str = "",
+             field_selector: str = "") -> list[dict]:
+        resource = self._resource(api_version, kind)
+        raw = kube_call(lambda: resource.get(namespace=namespace, label_selector=selector or None,
+                                             field_selector=field_selector or None).to_dict(),
+                        verb="LIST", kind=kind, name=f"{namespace or 'all namespaces'} {selector}".strip())
+        return raw.get("items") or []
+
+    def patch(self, api_version: str, kind: str, name: str, body: dict, namespace: str | None = None) -> dict:
+        """A JSON merge patch."""
+        resource = self._resource(api_version, kind)
+        return kube_call(lambda: resource.patch(body=body, name=name, namespace=namespace,
+                                                content_type="application/merge-patch+json").to_dict(),
+                         verb="PATCH", kind=kind, name=_shown(namespace, name))
+
+    def delete(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> bool:
+        """Delete (foreground for owners, so dependants go first); False when it was already gone."""
+        resource = self._resource(api_version, kind)
+        try:
+            kube_call(lambda: resource.delete(name=name, namespace=namespace,
+                                              body={"propagationPolicy": "Foreground"}),
+                      verb="DELETE", kind=kind, name=_shown(namespace, name))
+        except KubeError as exc:
+            if exc.code == 404:
+                return False
+            raise
+        return True
+
+    def events_of(self, obj: dict) -> list[str]:
+        """"Reason: message" of the events about an object, oldest first."""
+        meta = obj["metadata"]
+        events = self.list("v1", "Event", meta.get("namespace"),
+                           field_selector=f"involvedObject.name={meta['name']},involvedObject.kind={obj['kind']}")
+        events.sort(key=lambda e: e.get("lastTimestamp") or e.get("eventTime") or "")
+        return [f"{e.get('reason', '')}: {e.get('message', '')}" for e in events]
+
+    def pod_log(self, namespace: str, name: str) -> str:
+        return kube_call(lambda: self.core.read_namespaced_pod_log(name, namespace), verb="GET", kind="Pod log",
+                         name=f"{namespace}/{name}")
 
     def __repr__(self) -> str:
         return f"KubeClient({self.name})"
@@ -200,3 +277,6 @@ class KubeClient:
                         name=f"{namespace}/{name}")
         return {k: base64.b64decode(v).decode() for k, v in (raw.data or {}).items()}
 
+
+def _shown(namespace: str | None, name: str) -> str:
+    return f"{namespace}/{name}" if namespace else name

@@ -6,9 +6,9 @@ import base64
 from proxmoxer.core import ResourceException
 
 from cluster_helpers import CAPI, INFRA, WAIT, condition, wait_for
+from lab.cluster.faults import CATALOGUE
 
-FAULTS = ['capi-operator-down', 'capmox-down', 'capmox-too-new', 'capmox-url-suffix', 'capmox-webhook-broken',
-          'ipam-missing', 'mhc-disabled', 'node-taint-stuck']
+FAULTS = sorted(fault.name for fault in CATALOGUE)
 
 
 def test_the_control_api_lists_its_faults_and_refuses_unknown_ones(lab):

@@ -1,0 +1,36 @@
+"""The pods and probe Jobs the stages run: plain manifests, built from settings, that work on any cluster."""
+from __future__ import annotations
+
+RESTRICTED = {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}
+
+
+def pod(name: str, namespace: str, image: str, *, labels: dict[str, str] | None = None, node: str | None = None,
+        command: list[str] | None = None, ports: tuple[int, ...] = (), requests: dict[str, str] | None = None,
+        claims: dict[str, str] | None = None) -> dict:
+    """A pod of one container; node pins it (nodeSelector on the hostname label); claims maps PVC name -> mount path."""
+    container: dict = {"name": "main", "image": image, "securityContext": RESTRICTED,
+                       "ports": [{"containerPort": port, "protocol": "TCP"} for port in ports]}
+    if command:
+        container["command"] = command
+    if requests:
+        container["resources"] = {"requests": requests}
+    spec: dict = {"containers": [container], "restartPolicy": "Always", "terminationGracePeriodSeconds": 1}
+    if node:
+        spec["nodeSelector"] = {"kubernetes.io/hostname": node}
+    if claims:
+        container["volumeMounts"] = [{"name": f"v{i}", "mountPath": path} for i, path in enumerate(claims.values())]
+        spec["volumes"] = [{"name": f"v{i}", "persistentVolumeClaim": {"claimName": claim}}
+                           for i, claim in enumerate(claims)]
+    return {"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": name, "namespace": namespace, "labels": dict(labels or {})}, "spec": spec}
+
+
+def probe_job(name: str, namespace: str, image: str, script: str, *, labels: dict[str, str] | None = None,
+              node: str | None = None, claims: dict[str, str] | None = None) -> dict:
+    """A Job running `sh -c script` once (no retries): its exit status is the verdict, its log the evidence."""
+    template = pod(name, namespace, image, labels=labels, node=node, command=["sh", "-c", script], claims=claims)
+    template["spec"]["restartPolicy"] = "Never"
+    return {"apiVersion": "batch/v1", "kind": "Job",
+            "metadata": {"name": name, "namespace": namespace, "labels": dict(labels or {})},
+            "spec": {"backoffLimit": 0, "template": {"metadata": {"labels": dict(labels or {})},
+                                                     "spec": template["spec"]}}}

@@ -1,0 +1,83 @@
+"""Run-labelled objects on one cluster, each removed in teardown unless the run keeps its resources."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from proxqa.kube.client import KubeClient
+from proxqa.naming import Names
+from proxqa.waits import Deadline, wait_for
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    succeeded: bool
+    log: str            # what the probe printed (its evidence)
+
+
+class Workspace:
+    """Creates objects with the run's labels and registers their deletion (with a wait until gone) first, so even a
+    test that fails half way leaves nothing behind."""
+
+    def __init__(self, kube: KubeClient, names: Names, *, delete_deadline: Deadline,
+                 add_cleanup: Callable[[Callable[[], None]], None]):
+        self.kube, self.names = kube, names
+        self._delete_deadline, self._add_cleanup = delete_deadline, add_cleanup
+
+    def namespace(self, what: str, labels: dict[str, str] | None = None) -> str:
+        """A new namespace named after the run."""
+        name = self.names.new(what)
+        self.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": labels or {}}})
+        return name
+
+    def create(self, body: dict) -> dict:
+        meta = body["metadata"]
+        meta["labels"] = {**meta.get("labels", {}), **self.names.labels}
+        self._add_cleanup(lambda: self.remove(body["apiVersion"], body["kind"], meta["name"], meta.get("namespace")))
+        return self.kube.create(body)
+
+    def remove(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> None:
+        """Delete and wait until the object is gone."""
+        if self.kube.delete(api_version, kind, name, namespace):
+            wait_for(f"{kind} {name} to be deleted from the {self.kube.name}",
+                     lambda: self.kube.get(api_version, kind, name, namespace), done=lambda obj: obj is None,
+                     deadline=self._delete_deadline, show=lambda obj: "still there")
+
+    def run_probe(self, job: dict, deadline: Deadline) -> ProbeResult:
+        """Run a probe Job (backoffLimit 0) to its end; its exit status is the verdict."""
+        meta = job["metadata"]
+        self.create(job)
+        name, namespace = meta["name"], meta["namespace"]
+
+        def state() -> dict:
+            return self.kube.get("batch/v1", "Job", name, namespace) or {}
+
+        finished = wait_for(f"probe Job {name}", state, done=_job_finished, deadline=deadline,
+                            show=lambda job_: self._pod_detail(namespace, name) or "no pod yet")
+        conditions = {c["type"]: c["status"] for c in finished.get("status", {}).get("conditions") or []}
+        pods = self.kube.list("v1", "Pod", namespace, selector=f"job-name={name}")
+        log = "\n".join(self.kube.pod_log(namespace, p["metadata"]["name"]) for p in pods).strip()
+        return ProbeResult(conditions.get("Complete") == "True", log)
+
+    def _pod_detail(self, namespace: str, job_name: str) -> str:
+        pods = self.kube.list("v1", "Pod", namespace, selector=f"job-name={job_name}")
+        return "; ".join(pod_summary(p) for p in pods)
+
+
+def _job_finished(job: dict) -> bool:
+    return any(c["type"] in ("Complete", "Failed") and c["status"] == "True"
+               for c in job.get("status", {}).get("conditions") or [])
+
+
+def pod_summary(pod: dict) -> str:
+    """"name: phase, waiting reason / condition message" as a reader wants it in a failure message."""
+    status = pod.get("status") or {}
+    parts = [status.get("phase") or "no phase"]
+    for container in status.get("containerStatuses") or []:
+        waiting = (container.get("state") or {}).get("waiting")
+        if waiting:
+            parts.append(f"{container['name']} {waiting.get('reason')}: {waiting.get('message', '')}".rstrip(": "))
+    for condition in status.get("conditions") or []:
+        if condition.get("status") == "False" and condition.get("reason"):
+            parts.append(f"{condition['type']} {condition['reason']}: {condition.get('message', '')}".rstrip(": "))
+    return f"{pod['metadata']['name']}: " + ", ".join(parts)
