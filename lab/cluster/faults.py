@@ -33,6 +33,10 @@ CATALOGUE = (
     Fault('capmox-too-new', 'the proxmox InfrastructureProvider states CAPMOX v0.8.1, which serves v1alpha2 and needs '
           'Cluster API >= 1.11, beside core v1.10'),
     Fault('mhc-disabled', 'MachineHealthChecks report unhealthy machines but never remediate them'),
+    Fault('node-taint-left', 'new tenant Nodes become Ready but keep the taint node.cilium.io/agent-not-ready (Cilium\'s '
+          'operator never removes it): pods without a toleration are not scheduled there'),
+    Fault('node-topology-missing', 'new tenant Nodes register without the topology.kubernetes.io/region and zone '
+          'labels (the cloud controller did not label them)'),
     Fault('capmox-iso-leak', 'deleting a ProxmoxMachine removes its VM but leaves its cloud-init ISO on the ISO '
           'storage'),
     Fault('capmox-errors-hidden', 'CAPMOX only logs what goes wrong (a refused clone, a failed task) and never shows '

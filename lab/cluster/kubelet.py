@@ -124,8 +124,10 @@ class KubeletReconciler(object):
         version = machine['spec'].get('version') or KUBERNETES_VERSION
         region = (machine['metadata'].get('labels') or {}).get(CLUSTER_NAME_LABEL, '')
         labels = {'kubernetes.io/hostname': name, 'kubernetes.io/os': 'linux', 'kubernetes.io/arch': 'amd64',
-                  'node-role.kubernetes.io/worker': '', 'topology.kubernetes.io/region': region,
-                  'topology.kubernetes.io/zone': pm['status']['proxmoxNode']}
+                  'node-role.kubernetes.io/worker': ''}
+        if not self.faults.active('node-topology-missing'):
+            labels.update({'topology.kubernetes.io/region': region,
+                           'topology.kubernetes.io/zone': pm['status']['proxmoxNode']})
         heartbeat = conditions.now()
         pressure = [{'type': kind, 'status': 'False', 'reason': 'KubeletHas' + reason, 'message': message,
                      'lastHeartbeatTime': heartbeat, 'lastTransitionTime': heartbeat}
@@ -163,7 +165,7 @@ class KubeletReconciler(object):
         items = (node.get('status') or {}).get('conditions') or []
         registered = self._registered.setdefault(key, now)
         network_up = now - registered >= self.timing.delay(CNI_SECONDS) and not self.faults.active('node-taint-stuck')
-        if network_up:
+        if network_up and not self.faults.active('node-taint-left'):
             taints = [taint for taint in taints if taint['key'] != CILIUM_TAINT['key']]
         elif not any(taint['key'] == CILIUM_TAINT['key'] for taint in taints):
             taints.append(dict(CILIUM_TAINT))
