@@ -151,8 +151,13 @@ def pytest_configure(config: pytest.Config) -> None:
     if not _runs_stages(config):
         return
     _selected_stages(config)
-    cli, profile = _cli_settings(config), config.getoption("profile")
     workerinput = getattr(config, "workerinput", {})
+    if getattr(config.option, "dist", "no") == "load":
+        config.option.dist = "loadgroup"    # one stage per worker, in catalogue order: gating sees its prerequisites
+    open("/tmp/debugdist", "a").write(f"{workerinput.get('proxqa_loadgroup')} {getattr(config.option, 'dist', None)} {getattr(config.option, 'loadgroup', None)}\n")
+    if workerinput.get("proxqa_loadgroup"):
+        config.option.loadgroup = True      # workers parse the command line again, which does not say loadgroup
+    cli, profile = _cli_settings(config), config.getoption("profile")
     try:
         resolve_target(cli=cli, environ=os.environ, profile=profile)
     except ConfigError as exc:
@@ -208,6 +213,7 @@ class SuitePlugin:
     def pytest_configure_node(self, node) -> None:  # xdist controller: hand the lab and run ID to each worker
         node.workerinput["proxqa_run_id"] = self.state.run_id
         node.workerinput["proxqa_lab"] = self.state.lab.settings if self.state.lab else None
+        node.workerinput["proxqa_loadgroup"] = node.config.getvalue("dist") == "loadgroup"
 
     def pytest_unconfigure(self, config: pytest.Config) -> None:
         if self.state.lab is not None:
@@ -217,6 +223,7 @@ class SuitePlugin:
 
     # ----------------------------------------------------------------------- collection
 
+    @pytest.hookimpl(tryfirst=True)     # before xdist reads the xdist_group marks
     def pytest_collection_modifyitems(self, config: pytest.Config, items: list[pytest.Item]) -> None:
         problems = []
         for item in items:
@@ -341,6 +348,7 @@ CHECK = pytest.StashKey[catalog.Check]()
 def _label(item: pytest.Item, check: catalog.Check) -> None:
     """Stage marker and Allure labels: epic = stage, feature = scenario (module), story = check."""
     item.add_marker(f"stage{check.stage}")
+    item.add_marker(pytest.mark.xdist_group(f"stage{check.stage}"))
     module_doc = (getattr(item.module, "__doc__", None) or item.module.__name__).strip().splitlines()[0]
     item.add_marker(pytest.mark.allure_label(f"Stage {check.stage}: {catalog.STAGES[check.stage]}",
                                              label_type="epic"))
