@@ -34,3 +34,14 @@ def probe_job(name: str, namespace: str, image: str, script: str, *, labels: dic
             "metadata": {"name": name, "namespace": namespace, "labels": dict(labels or {})},
             "spec": {"backoffLimit": 0, "template": {"metadata": {"labels": dict(labels or {})},
                                                      "spec": template["spec"]}}}
+
+
+def claim(name: str, namespace: str, storage_class: str, size: str, *, access_mode: str = "ReadWriteOnce",
+          source: dict | None = None) -> dict:
+    """A PersistentVolumeClaim; source restores it from a VolumeSnapshot (dataSource)."""
+    spec: dict = {"accessModes": [access_mode], "storageClassName": storage_class,
+                  "resources": {"requests": {"storage": size}}}
+    if source:
+        spec["dataSource"] = source
+    return {"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+            "metadata": {"name": name, "namespace": namespace}, "spec": spec}

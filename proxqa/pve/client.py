@@ -138,9 +138,10 @@ class PveClient:
         """Stop the VM at once (as a power cut would); the task's UPID."""
         return str(self.post(f"nodes/{node}/qemu/{vmid}/status/stop"))
 
-    def storage_volumes(self, node: str, storage: str, content: str) -> list[str]:
-        """The volume IDs of one content type (iso, images, ...) on a storage of a node."""
-        return [v["volid"] for v in self.get(f"nodes/{node}/storage/{storage}/content", content=content)]
+    def storage_volumes(self, node: str, storage: str, content: str) -> dict[str, int]:
+        """Volume ID -> size in bytes, for one content type (iso, images, ...) on a storage of a node."""
+        return {v["volid"]: int(v.get("size") or 0)
+                for v in self.get(f"nodes/{node}/storage/{storage}/content", content=content)}
 
     def guest_ipv4(self, node: str, vmid: int) -> str | None:
         """The first non-loopback IPv4 address the QEMU guest agent reports, or None."""
