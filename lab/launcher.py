@@ -279,7 +279,7 @@ def start_companions(python, state_dir, host, inventory, credentials, twin_pid, 
                                 '--watch-pid', twin_pid], logs['monitoring'], {'token_secret': credentials['suite']})
     started.append(monitoring)
     tokens = dict((role, {'token_id': token_id(inventory, role), 'token_secret': credentials[role]})
-                  for role in ('capmox', 'ccm'))
+                  for role in ('capmox', 'ccm', 'csi'))
     cluster = spawn(python, [CLUSTER_MODULE, '--host', host, '--mgmt-port', 0, '--tenant-port', 0,
                              '--state-dir', state_dir, '--pve-url', pve_url, '--pve-ca', state_dir / 'ca.pem',
                              '--time-scale', time_scale, '--watch-pid', twin_pid]

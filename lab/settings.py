@@ -52,6 +52,7 @@ def lab_settings(inventory, credentials, state):
         'TEST_NETWORK_BRIDGE': expected['bridge'],
         'TEST_TENANT_VNETS': ','.join(expected['tenant_vnets']),
         'TEST_LINK_SPEED_MBIT': str(expected['link_speed_mbit']),
+        'TEST_EXTERNAL_ACCESS': 'true',     # the lab hands out LoadBalancer addresses, as Cilium's LB IPAM does
         'LAB_CONTROL_URL': state['control_url'],
         'KUBECONFIG': state['kube']['mgmt']['kubeconfig'],
         'LAB_TENANT_KUBECONFIG': state['kube']['tenant']['kubeconfig'],

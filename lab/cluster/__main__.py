@@ -6,10 +6,11 @@ They drive a Proxmox twin over HTTPS, until SIGTERM or SIGINT (or until --watch-
         --pve-url https://H:8006 --pve-ca DIR/ca.pem [--time-scale S] [--fault NAME]... [--watch-pid PID]
 
 Run with the lab's Python (.venv-lab). The tokens come on stdin as JSON, never on the command line:
-{"capmox": {"token_id": "capmox@pve!capi", "token_secret": "..."}, "ccm": {...}}; "ccm" (the kubelets' view of
-the VMs) is optional and defaults to the CAPMOX token. Once both API servers and the control API listen, one line
-goes to stdout: `ready {"mgmt_url", "tenant_url", "mgmt_kubeconfig", "tenant_kubeconfig", "control_url"}`; logs go
-to stderr. Exit status: 0 stopped, 2 bad input, 75 an address is in use.
+{"capmox": {"token_id": "capmox@pve!capi", "token_secret": "..."}, "ccm": {...}, "csi": {...}}; "ccm" (the
+kubelets' view of the VMs) and "csi" (the Proxmox CSI plugin's) are optional and default to the CAPMOX token. Once
+both API servers and the control API listen, one line goes to stdout: `ready {"mgmt_url", "tenant_url",
+"mgmt_kubeconfig", "tenant_kubeconfig", "control_url"}`; logs go to stderr. Exit status: 0 stopped, 2 bad input,
+75 an address is in use.
 """
 
 import argparse
@@ -76,21 +77,22 @@ def parse_args(argv):
 
 
 def read_tokens(stream):
-    """(CAPMOX token, kubelet token) from the JSON on stream; ValueError naming what is wrong, never a secret."""
+    """(CAPMOX token, kubelet token, CSI token) from the JSON on stream; ValueError naming what is wrong, never a
+    secret. "ccm" and "csi" are optional and default to the CAPMOX token."""
     try:
         tokens = json.loads(stream.read())
     except ValueError:
         raise ValueError('stdin must hold a JSON object {"capmox": {"token_id": ..., "token_secret": ...}}') from None
     found = {}
-    for role in ('capmox', 'ccm'):
+    for role in ('capmox', 'ccm', 'csi'):
         entry = tokens.get(role) if isinstance(tokens, dict) else None
-        if entry is None and role == 'ccm':
+        if entry is None and role != 'capmox':
             continue
         if not isinstance(entry, dict) or not all(isinstance(entry.get(key), str) and entry.get(key)
                                                   for key in ('token_id', 'token_secret')):
             raise ValueError('stdin: "{0}" must be an object with non-empty "token_id" and "token_secret"'.format(role))
         found[role] = Token(entry['token_id'], entry['token_secret'])
-    return found['capmox'], found.get('ccm', found['capmox'])
+    return found['capmox'], found.get('ccm', found['capmox']), found.get('csi', found['capmox'])
 
 
 async def watch_parent(pid, stop):
@@ -101,7 +103,7 @@ async def watch_parent(pid, stop):
         stop.set()
 
 
-async def serve(args, capmox, kubelet):
+async def serve(args, capmox, kubelet, csi):
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for number in (signal.SIGTERM, signal.SIGINT):
@@ -110,7 +112,7 @@ async def serve(args, capmox, kubelet):
         asyncio.ensure_future(watch_parent(args.watch_pid, stop))
     options = Options(args.host, args.mgmt_port, args.tenant_port, args.state_dir.resolve(), args.pve_url.rstrip('/'),
                       args.pve_ca.resolve(), args.time_scale, tuple(args.fault))
-    lab = ClusterLab(options, capmox, kubelet)
+    lab = ClusterLab(options, capmox, kubelet, csi)
     try:
         ready = await lab.start()
         print('ready ' + json.dumps(ready), flush=True)
@@ -125,13 +127,13 @@ def main(argv=None):
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format='%(asctime)s %(name)s: %(message)s')
     args = parse_args(argv)
     try:
-        capmox, kubelet = read_tokens(sys.stdin)
+        capmox, kubelet, csi = read_tokens(sys.stdin)
         args.state_dir.mkdir(parents=True, exist_ok=True)
     except (ValueError, OSError) as err:
         log.error('cannot start: %s', err)
         return EXIT_BAD_INPUT
     try:
-        asyncio.run(serve(args, capmox, kubelet))
+        asyncio.run(serve(args, capmox, kubelet, csi))
     except OSError as err:
         if err.errno == errno.EADDRINUSE:
             log.error('cannot start: an address on %s is in use (%s)', args.host, err)

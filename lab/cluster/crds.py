@@ -12,6 +12,8 @@ IPAM = 'ipam.cluster.x-k8s.io'
 BOOTSTRAP = 'bootstrap.cluster.x-k8s.io'
 CONTROLPLANE = 'controlplane.cluster.x-k8s.io'
 OPERATOR = 'operator.cluster.x-k8s.io'
+APPS = 'apps.cozystack.io'
+HELM = 'helm.toolkit.fluxcd.io'
 CAPI_VERSION = 'v1beta1'
 INFRA_VERSION = 'v1alpha1'
 POOL_VERSION = 'v1alpha2'
@@ -61,13 +63,20 @@ class Crd:
                      'subresources': subresources, 'additionalPrinterColumns': list(self.columns)}
                     for version in self.versions]
         return {'apiVersion': 'apiextensions.k8s.io/v1', 'kind': 'CustomResourceDefinition',
-                'metadata': {'name': self.name, 'labels': {'cluster.x-k8s.io/provider': self.provider}},
+                'metadata': {'name': self.name, 'labels': self.labels},
                 'spec': {'group': self.group, 'names': names, 'scope': 'Namespaced' if self.namespaced else 'Cluster',
                          'versions': versions}}
 
     @property
     def provider(self):
         return PROVIDER_LABELS.get(self.group, 'cluster-api')
+
+    @property
+    def labels(self):
+        """Cluster API's provider label on its CRDs; Flux's labels on HelmRelease; none on CozyStack's."""
+        if self.group.endswith(CAPI):
+            return {'cluster.x-k8s.io/provider': self.provider}
+        return dict(FOREIGN_LABELS.get(self.group, {}))
 
 
 PROVIDER_LABELS = {INFRA: 'infrastructure-proxmox', BOOTSTRAP: 'bootstrap-kubeadm',
@@ -131,4 +140,14 @@ OTHER_CRDS = (
     Crd(OPERATOR, 'ControlPlaneProvider', 'controlplaneproviders', ('v1alpha1', 'v1alpha2'), categories=()),
     Crd(OPERATOR, 'IPAMProvider', 'ipamproviders', ('v1alpha1', 'v1alpha2'), categories=()),
 )
-ALL_CRDS = CAPI_CRDS + INFRA_CRDS + IPAM_CRDS + OTHER_CRDS
+READY = _column('Ready', '.status.conditions[?(@.type=="Ready")].status')
+APP_VERSION = _column('Version', '.status.version')
+FOREIGN_LABELS = {HELM: {'app.kubernetes.io/component': 'helm-controller', 'app.kubernetes.io/instance': 'flux-system',
+                         'app.kubernetes.io/part-of': 'flux'}}
+COZYSTACK_CRDS = (   # the apps are served by cozystack-api (an aggregated API) in CozyStack; CRDs in the lab
+    Crd(APPS, 'Tenant', 'tenants', ('v1alpha1',), categories=(), columns=(READY, AGE, APP_VERSION)),
+    Crd(APPS, 'Kubernetes', 'kuberneteses', ('v1alpha1',), categories=(), columns=(READY, AGE, APP_VERSION)),
+    Crd(HELM, 'HelmRelease', 'helmreleases', ('v2beta1', 'v2beta2', 'v2'), short_names=('hr',), categories=(),
+        columns=(AGE, READY, _column('Status', '.status.conditions[?(@.type=="Ready")].message'))),
+)
+ALL_CRDS = CAPI_CRDS + INFRA_CRDS + IPAM_CRDS + OTHER_CRDS + COZYSTACK_CRDS

@@ -33,14 +33,44 @@ CATALOGUE = (
     Fault('capmox-too-new', 'the proxmox InfrastructureProvider states CAPMOX v0.8.1, which serves v1alpha2 and needs '
           'Cluster API >= 1.11, beside core v1.10'),
     Fault('mhc-disabled', 'MachineHealthChecks report unhealthy machines but never remediate them'),
+    Fault('csi-image-pull-backoff', 'the Proxmox CSI plugin images (ghcr.io/sergelogvinov/proxmox-csi-controller and '
+          '-node) cannot be pulled: the plugin pods in csi-proxmox are recreated and wait in ImagePullBackOff, the '
+          'driver leaves the CSINodes, and nothing is provisioned, attached, resized or deleted'),
+    Fault('csi-no-topology-labels', 'the management Nodes lose topology.kubernetes.io/region and zone (the cloud '
+          'controller no longer labels them): provisioning fails, the error naming the topology keys'),
+    Fault('csi-rwx-accepted', 'a misconfigured Proxmox CSI driver provisions and binds ReadWriteMany and ReadOnlyMany '
+          'claims, whose disk is then attached to several VMs'),
+    Fault('csi-expand-fails', 'volume expansion fails: the driver sends Proxmox the new size without its unit, the '
+          'resize task refuses (shrinking disks is not supported) and the claim gets VolumeResizeFailed'),
+    Fault('csi-delete-leaks', 'deleting a volume reports success but leaves its disk (vm-9999-pvc-...) on the Proxmox '
+          'storage'),
+    Fault('csi-data-lost', 'every new attachment of a volume presents an empty filesystem: data does not survive a '
+          'pod restart'),
     Fault('node-taint-left', 'new tenant Nodes become Ready but keep the taint node.cilium.io/agent-not-ready (Cilium\'s '
           'operator never removes it): pods without a toleration are not scheduled there'),
     Fault('node-topology-missing', 'new tenant Nodes register without the topology.kubernetes.io/region and zone '
           'labels (the cloud controller did not label them)'),
     Fault('capmox-iso-leak', 'deleting a ProxmoxMachine removes its VM but leaves its cloud-init ISO on the ISO '
           'storage'),
+    Fault('tenant-isolation-broken', 'the tenant namespaces lose their isolation policies (the tenant chart\'s '
+          'allow-internal-communication and <tenant>-ingress): traffic between tenants flows'),
+    Fault('helmrelease-failed', 'new Tenant and Kubernetes apps do not install: their HelmReleases go Ready False '
+          '(InstallFailed, a kind their chart renders is not served) and no namespace or Cluster API chain is made'),
     Fault('capmox-errors-hidden', 'CAPMOX only logs what goes wrong (a refused clone, a failed task) and never shows '
           'it on the ProxmoxMachine: a failing machine stays at its last reason'),
+    Fault('netpol-not-enforced', 'NetworkPolicies are stored but not enforced (both clusters): traffic a policy '
+          'denies still flows'),
+    Fault('dns-broken', 'the coredns pods (kube-system) are in CrashLoopBackOff with restarts, Deployment coredns is '
+          'unavailable and kube-dns has no endpoints: name lookups from pods time out'),
+    Fault('cni-agent-crashloop', 'the cilium agent pods (DaemonSet cilium in cozy-cilium) are in CrashLoopBackOff '
+          'with 7 restarts and not Ready; pod networking keeps working'),
+    Fault('pod-network-broken', "Cilium's kube-proxy replacement is broken: connections to Service ClusterIPs and "
+          'LoadBalancer addresses (DNS included) time out, pod IPs still answer'),
+    Fault('worker-image-pull-backoff', 'images cannot be pulled on the tenant cluster\'s nodes: new pods there '
+          'wait in ErrImagePull/ImagePullBackOff'),
+    Fault('scheduler-ignores-resources', 'the scheduler ignores resource requests: a pod asking for more than any '
+          'node has is bound to a node (where the kubelet rejects it: Failed, OutOfcpu/OutOfmemory)'),
+    Fault('lb-no-address', 'LoadBalancer Services get no address from the LB IPAM pool (those that had one lose it)'),
 )
 KNOWN = dict((fault.name, fault) for fault in CATALOGUE)
 

@@ -16,7 +16,11 @@ from .capi import (ClusterReconciler, KubeadmConfigReconciler, MachineDeployment
                    MachineSetReconciler)
 from .capmox import Capmox, ProxmoxClusterReconciler, ProxmoxMachineReconciler
 from .control import ControlApi, start_control
+from .cozystack import CozyStack, seed_cozystack
 from .crds import IPAM_CRDS
+from .csi import Attacher, CsiNodeRegistrar, ProxmoxCsi, TopologyLabeller
+from .csi_seed import install as install_csi
+from .csi_volumes import ClaimReconciler, VolumeReleaser
 from .faults import Faults
 from .ipam import IpamReconciler
 from .kinds import PROXMOX_CLUSTER, PROXMOX_MACHINE, rtype
@@ -26,7 +30,9 @@ from .pve import PveClient
 from .runtime import Controller, Timing, itself, key_of, pump, served
 from .seed import (CAPI_OPERATOR, CAPMOX, CAPMOX_VERSION, TOO_NEW_CAPMOX_VERSION, seed_crds, seed_management,
                    set_provider_version, write_credentials)
+from .volumes import VolumeData
 from .webhooks import capmox_validator
+from .world import World
 
 log = logging.getLogger('lab.cluster')
 CRD_GONE_POLL = 0.05      # seconds between looks at a terminating CRD before it is installed again
@@ -95,10 +101,12 @@ class Manager(object):
 
 
 class ClusterLab(object):
-    def __init__(self, options, capmox, kubelet_token):
+    def __init__(self, options, capmox, kubelet_token, csi_token=None):
         self.options = options
         self._capmox_token = capmox
         self._kubelet_token = kubelet_token
+        self._csi_token = csi_token or capmox
+        self.csi = None                   # the Proxmox CSI plugin (csi.ProxmoxCsi) of the management cluster
         self.faults = Faults()
         self.mgmt = Store()
         self.tenant = Store()
@@ -107,6 +115,10 @@ class ClusterLab(object):
         self.servers = {}
         self._session = None
         self._manager = None
+        self._cozystack = None
+        self.volumes = VolumeData()       # files on persistent volumes, by CSI volumeHandle (both clusters)
+        self.worlds = {}                  # 'mgmt'/'tenant' -> World: workloads and network of that cluster
+        self._world_managers = []
         self._control = None
         self._tasks = set()
 
@@ -115,25 +127,40 @@ class ClusterLab(object):
         options = self.options
         self.system = seed_management(self.mgmt, options.pve_url, self._capmox_token.token_id,
                                       self._capmox_token.token_secret)
+        seed_cozystack(self.mgmt)
+        install_csi(self.mgmt)
         for name, store, port in (('mgmt', self.mgmt, options.mgmt_port), ('tenant', self.tenant, options.tenant_port)):
             self.servers[name] = KubeServer(store, options.host, port, str(options.state_dir), name)
             await self.servers[name].start()
         context = ssl.create_default_context(cafile=str(options.pve_ca))
         self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=context))
         timing = Timing(options.time_scale)
+        for name, store in (('mgmt', self.mgmt), ('tenant', self.tenant)):
+            world = self.worlds[name] = World(name, store, self.faults, timing, self.volumes)
+            world.install()
+            manager = Manager(world.reconcilers())
+            manager.start(store)
+            self._world_managers.append((world, manager))
         capmox = Capmox(self.mgmt, self._session, self.faults, timing)
+        self.csi = ProxmoxCsi(self.mgmt, PveClient(self._session, options.pve_url, self._csi_token.token_id,
+                                                   self._csi_token.token_secret),
+                              self._csi_token, self.faults, timing, self.worlds['mgmt'].images, self.volumes)
         kubelet_api = PveClient(self._session, options.pve_url, self._kubelet_token.token_id,
                                 self._kubelet_token.token_secret)
         cluster = ClusterReconciler(self.mgmt, self.servers['tenant'].kubeconfig_text)
         cluster.watch_infrastructure(PROXMOX_CLUSTER)
         machine = MachineReconciler(self.mgmt, self.tenant)
         machine.watch_infrastructure(PROXMOX_MACHINE)
-        self._manager = Manager([
+        self._cozystack = CozyStack(self.mgmt, self.faults, self.servers['tenant'])
+        self._manager = Manager(self._cozystack.reconcilers() + [
             cluster, MachineDeploymentReconciler(self.mgmt), MachineSetReconciler(self.mgmt, timing), machine,
             KubeadmConfigReconciler(self.mgmt), ProxmoxClusterReconciler(capmox), ProxmoxMachineReconciler(capmox),
             IpamReconciler(self.mgmt), KubeletReconciler(self.mgmt, self.tenant, kubelet_api, self.faults, timing),
-            MachineHealthCheckReconciler(self.mgmt, self.tenant, self.faults, timing)])
+            MachineHealthCheckReconciler(self.mgmt, self.tenant, self.faults, timing),
+            TopologyLabeller(self.csi), CsiNodeRegistrar(self.csi), Attacher(self.csi), ClaimReconciler(self.csi),
+            VolumeReleaser(self.csi)])
         self._manager.start(self.mgmt)
+        self._spawn(self.csi.learn())
         self.faults.listen(self._apply_fault)
         for name in options.faults:
             self.faults.set(name)
@@ -148,6 +175,8 @@ class ClusterLab(object):
 
     def _apply_fault(self, name, active):
         log.info('fault %s: %s', 'set' if active else 'cleared', name)
+        self._cozystack.apply_fault(name, active)
+        self.csi.apply_fault(name, active)
         if name in ('capmox-down', 'capi-operator-down'):
             (self.system.crash_loop if active else self.system.recover)(
                 CAPMOX if name == 'capmox-down' else CAPI_OPERATOR)
@@ -162,6 +191,9 @@ class ClusterLab(object):
                 self._remove_ipam()
             else:
                 self._spawn(self._reinstall_ipam())
+        for world, manager in self._world_managers:
+            world.apply_fault(name, active)
+            manager.resync(world.store)
         self._manager.resync(self.mgmt)
 
     def _remove_ipam(self):
@@ -191,6 +223,9 @@ class ClusterLab(object):
             await self._control.cleanup()
         if self._manager is not None:
             await self._manager.stop()
+        for world, manager in self._world_managers:
+            await manager.stop()
+            world.runtime.stop()
         for server in self.servers.values():
             await server.stop()
         if self._session is not None:

@@ -9,6 +9,7 @@ Three control-plane nodes (srv1..srv3, as in CozyStack's guides) carry the pods.
 import base64
 import hashlib
 import secrets
+import uuid
 from dataclasses import dataclass
 
 from lab.kube.store import NAME_ALPHABET
@@ -126,15 +127,25 @@ def read_credentials(store):
 
 
 def _node(store, name):
+    """A control-plane node with its pod CIDR (10.244.<n>.0/24) and address (192.168.100.1<n>)."""
     kind = store.kind('v1', 'Node')
     labels = {'kubernetes.io/hostname': name, 'kubernetes.io/os': 'linux', 'kubernetes.io/arch': 'amd64',
               'node-role.kubernetes.io/control-plane': ''}
-    store.create(kind, {'metadata': {'name': name, 'labels': labels}, 'spec': {}, 'status': {
+    cidr = '10.244.{0}.0/24'.format(name[-1])
+    capacity = {'cpu': '16', 'memory': '65842656Ki', 'pods': '110', 'ephemeral-storage': '479595520Ki'}
+    status = {
+        'capacity': capacity, 'allocatable': dict(capacity, memory='65740256Ki'),
+        'addresses': [{'type': 'InternalIP', 'address': '192.168.100.1{0}'.format(name[-1])},
+                      {'type': 'Hostname', 'address': name}],
         'conditions': [{'type': 'Ready', 'status': 'True', 'reason': 'KubeletReady',
                         'message': 'kubelet is posting ready status', 'lastHeartbeatTime': now(),
                         'lastTransitionTime': now()}],
         'nodeInfo': {'kubeletVersion': KUBERNETES_VERSION, 'osImage': 'Talos (v1.9.1)', 'operatingSystem': 'linux',
-                     'architecture': 'amd64', 'containerRuntimeVersion': 'containerd://2.0.1'}}})
+                     'architecture': 'amd64', 'containerRuntimeVersion': 'containerd://2.0.1',
+                     'kernelVersion': '6.12.6-talos', 'kubeProxyVersion': '', 'machineID': uuid.uuid4().hex,
+                     'systemUUID': str(uuid.uuid4()), 'bootID': str(uuid.uuid4())}}
+    store.create(kind, {'metadata': {'name': name, 'labels': labels}, 'spec': {'podCIDR': cidr, 'podCIDRs': [cidr]},
+                        'status': status})
 
 
 TOO_NEW_CAPMOX_VERSION = 'v0.8.1'

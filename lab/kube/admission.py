@@ -12,13 +12,18 @@ JOB_LABELS = ('batch.kubernetes.io/controller-uid', 'batch.kubernetes.io/job-nam
 
 
 class ClusterIps(object):
-    """Hands out Service cluster IPs from SERVICE_RANGE in order; .1 is the `kubernetes` Service's."""
+    """Hands out Service cluster IPs from SERVICE_RANGE in order, skipping those asked for explicitly; .1 is the
+    `kubernetes` Service's."""
 
     def __init__(self):
         self._hosts = SERVICE_RANGE.hosts()
+        self._reserved = set()
+
+    def reserve(self, ip):
+        self._reserved.add(ip)
 
     def next(self):
-        return str(next(self._hosts))
+        return next(ip for ip in map(str, self._hosts) if ip not in self._reserved)
 
 
 def on_create(rtype, obj, cluster_ips):
@@ -77,6 +82,8 @@ def _service(_obj, spec, cluster_ips):
     spec.setdefault('type', 'ClusterIP')
     if spec['type'] != 'ExternalName' and 'clusterIP' not in spec:
         spec['clusterIP'] = cluster_ips.next()
+    elif spec.get('clusterIP') not in (None, '', 'None'):
+        cluster_ips.reserve(spec['clusterIP'])
     if spec.get('clusterIP'):
         spec.setdefault('clusterIPs', [spec['clusterIP']])
     for port in spec.get('ports') or ():

@@ -91,6 +91,7 @@ BUILTINS = (
     _builtin('v1', 'Pod', 'pods', True, ('po',), categories=ALL, status=True, fields=POD_FIELDS),
     _builtin('v1', 'Service', 'services', True, ('svc',), categories=ALL, status=True, name_rule='label'),
     _builtin('v1', 'Endpoints', 'endpoints', True, ('ep',), singular='endpoints'),
+    _builtin('discovery.k8s.io/v1', 'EndpointSlice', 'endpointslices', True),
     _builtin('v1', 'ConfigMap', 'configmaps', True, ('cm',)),
     _builtin('v1', 'Secret', 'secrets', True, fields=('type',)),
     _builtin('v1', 'Event', 'events', True, ('ev',), fields=EVENT_FIELDS),

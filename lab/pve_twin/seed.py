@@ -27,6 +27,9 @@ CAPMOX_VM = ('VM.Allocate', 'VM.Clone', 'VM.Config.CDROM', 'VM.Config.CPU', 'VM.
              'VM.Config.Memory', 'VM.Config.Network', 'VM.Config.Options', 'VM.PowerMgmt', 'VM.Audit',
              'VM.GuestAgent.Audit')
 DATASTORE_ADMIN = ('Datastore.Allocate', 'Datastore.AllocateSpace', 'Datastore.AllocateTemplate', 'Datastore.Audit')
+MANAGEMENT_VM_CORES = 16
+MANAGEMENT_VM_MEMORY_MIB = 65536
+MANAGEMENT_VM_DISK_GIB = 64
 CSI_ROOT = ('VM.Audit', 'VM.Config.Disk', 'Datastore.Allocate', 'Datastore.AllocateSpace', 'Datastore.Audit')
 CCM_ROOT = ('VM.Audit', 'VM.GuestAgent.Audit', 'Sys.Audit')
 
@@ -71,6 +74,18 @@ class Template:
 
 
 @dataclass(frozen=True)
+class GuestVm:
+    """A running VM of the lab at start: a node of the CozyStack management cluster (srv1..srv3, the names
+    lab.cluster gives its Nodes), with a static address so it takes no lease from the DHCP range."""
+    vmid: int
+    name: str
+    node: str
+    mac: str
+    smbios_uuid: str
+    address: str
+
+
+@dataclass(frozen=True)
 class Identity:
     """A login of the lab. `role` is the name the launcher gives its secret under; tokens are
     privilege-separated, so `acl` is all a token holds."""
@@ -100,6 +115,7 @@ class Seed:
     disk_storage: Storage    # VM disks
     iso_storage: Storage     # ISOs (the cloud-init ISOs CAPMOX uploads)
     template: Template
+    management_vms: tuple    # GuestVm: the CozyStack management cluster's nodes, running
     logins: dict             # role -> (userid, token name or '' for the password login)
     dhcp_range: tuple        # (first, last) IPv4 the lab's DHCP leases to guests without a static ipconfig0
 
@@ -134,6 +150,28 @@ class Seed:
             'vga': 'serial0',
             'ipconfig0': 'ip=dhcp',
             'smbios1': 'uuid=' + t.smbios_uuid,
+        }
+
+    def management_vm_config(self, vm):
+        """A management node VM's config (Talos on a virtio-scsi-single controller, so the CSI can hotplug
+        scsiN disks), as GET .../config shows it."""
+        return {
+            'name': vm.name,
+            'ostype': 'l26',
+            'cpu': 'host',
+            'sockets': 1,
+            'cores': MANAGEMENT_VM_CORES,
+            'memory': str(MANAGEMENT_VM_MEMORY_MIB),
+            'agent': '1',
+            'onboot': 1,
+            'scsihw': 'virtio-scsi-single',
+            'scsi0': '{0}:vm-{1}-disk-0,iothread=1,size={2}G'.format(self.disk_storage.name, vm.vmid,
+                                                                      MANAGEMENT_VM_DISK_GIB),
+            'boot': 'order=scsi0',
+            'net0': 'virtio={0},bridge={1}'.format(vm.mac, self.bridge),
+            'ipconfig0': 'ip={0}/{1},gw={2}'.format(vm.address, self.prefix_length, self.gateway),
+            'smbios1': 'uuid=' + vm.smbios_uuid,
+            'tags': 'cozystack',
         }
 
     @property
@@ -178,6 +216,11 @@ STANDARD = Seed(
                         total=200 * GiB, used=0.14),
     template=Template(9000, 'ubuntu-2404-cloudinit', 'pve1', disk_gib=20, mac='BC:24:11:5E:90:00',
                       smbios_uuid='6f1c2a4e-9b0d-4c1e-8a52-3d7e9f000900'),
+    management_vms=(
+        GuestVm(101, 'srv1', 'pve1', 'BC:24:11:C0:01:01', '1d7a5c3e-2b4f-4e61-9a0c-5f3e8b000101', '192.0.2.21'),
+        GuestVm(102, 'srv2', 'pve2', 'BC:24:11:C0:01:02', '1d7a5c3e-2b4f-4e61-9a0c-5f3e8b000102', '192.0.2.22'),
+        GuestVm(103, 'srv3', 'pve3', 'BC:24:11:C0:01:03', '1d7a5c3e-2b4f-4e61-9a0c-5f3e8b000103', '192.0.2.23'),
+    ),
     logins={'user': ('qa@pve', ''), 'suite': ('qa@pve', 'suite'), 'capmox': ('capmox@pve', 'capi'),
             'csi': ('csi@pve', 'csi'), 'ccm': ('ccm@pve', 'ccm')},
     dhcp_range=('192.0.2.100', '192.0.2.199'),
@@ -205,6 +248,11 @@ ALT = Seed(
                                        'fs-name': 'cephfs', 'shared': 1}, total=1 * TiB, used=0.08),
     template=Template(8100, 'debian-12-genericcloud', 'hv-b', disk_gib=8, mac='BC:24:11:81:00:00',
                       smbios_uuid='0d5e8a61-3c2f-4b7a-9e14-5a6b7c008100'),
+    management_vms=(
+        GuestVm(211, 'srv1', 'hv-a', 'BC:24:11:C2:11:01', '7c2e9b14-6a3d-4f85-b1e0-2d4c6e000211', '198.51.100.31'),
+        GuestVm(212, 'srv2', 'hv-b', 'BC:24:11:C2:11:02', '7c2e9b14-6a3d-4f85-b1e0-2d4c6e000212', '198.51.100.32'),
+        GuestVm(213, 'srv3', 'hv-a', 'BC:24:11:C2:11:03', '7c2e9b14-6a3d-4f85-b1e0-2d4c6e000213', '198.51.100.33'),
+    ),
     logins={'user': ('acceptance@pve', ''), 'suite': ('acceptance@pve', 'ci'), 'capmox': ('capi@pve', 'capmox'),
             'csi': ('pvecsi@pve', 'plugin'), 'ccm': ('pveccm@pve', 'ccm')},
     dhcp_range=('198.51.100.150', '198.51.100.199'),

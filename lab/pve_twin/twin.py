@@ -118,6 +118,8 @@ class PveTwin(VmLifecycle, FakePve):
         template = self.seed.template
         self._template = self.add_vm(template.vmid, template.name, node=template.node, template=True,
                                      config=self.seed.template_config())
+        for vm in self.seed.management_vms:
+            self.add_vm(vm.vmid, vm.name, node=vm.node, status='running', config=self.seed.management_vm_config(vm))
         self.users[self.password_user] = self.credentials['user']
 
     # ------------------------------------------------------------- lifecycle

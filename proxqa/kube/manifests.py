@@ -6,9 +6,11 @@ RESTRICTED = {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"
 
 def pod(name: str, namespace: str, image: str, *, labels: dict[str, str] | None = None, node: str | None = None,
         command: list[str] | None = None, ports: tuple[int, ...] = (), requests: dict[str, str] | None = None,
-        claims: dict[str, str] | None = None) -> dict:
-    """A pod of one container; node pins it (nodeSelector on the hostname label); claims maps PVC name -> mount path."""
-    container: dict = {"name": "main", "image": image, "securityContext": RESTRICTED,
+        claims: dict[str, str] | None = None, capabilities: tuple[str, ...] = ()) -> dict:
+    """A pod of one container; node pins it (nodeSelector on the hostname label); claims maps PVC name -> mount path;
+    capabilities are given back on top of the restricted security context (all dropped)."""
+    security = {**RESTRICTED, "capabilities": {"drop": ["ALL"], **({"add": list(capabilities)} if capabilities else {})}}
+    container: dict = {"name": "main", "image": image, "securityContext": security,
                        "ports": [{"containerPort": port, "protocol": "TCP"} for port in ports]}
     if command:
         container["command"] = command
@@ -45,3 +47,10 @@ def claim(name: str, namespace: str, storage_class: str, size: str, *, access_mo
         spec["dataSource"] = source
     return {"apiVersion": "v1", "kind": "PersistentVolumeClaim",
             "metadata": {"name": name, "namespace": namespace}, "spec": spec}
+
+
+def service(name: str, namespace: str, selector: dict[str, str], port: int, *, service_type: str = "ClusterIP") -> dict:
+    """A Service forwarding TCP port to the same port of the selected pods."""
+    return {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": namespace},
+            "spec": {"type": service_type, "selector": dict(selector),
+                     "ports": [{"name": f"tcp-{port}", "port": port, "targetPort": port, "protocol": "TCP"}]}}

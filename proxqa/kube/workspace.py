@@ -81,3 +81,19 @@ def pod_summary(pod: dict) -> str:
         if condition.get("status") == "False" and condition.get("reason"):
             parts.append(f"{condition['type']} {condition['reason']}: {condition.get('message', '')}".rstrip(": "))
     return f"{pod['metadata']['name']}: " + ", ".join(parts)
+
+
+STUCK_WAITING = ("CrashLoopBackOff", "ImagePullBackOff", "ErrImagePull", "ErrImageNeverPull", "InvalidImageName",
+                 "CreateContainerConfigError")
+
+
+def stuck(pod: dict) -> str | None:
+    """"pod container: reason: message" of a container (init containers too) waiting in a state it will not leave by
+    itself, or None: a wait on the pod stops there instead of running into its deadline."""
+    status = pod.get("status") or {}
+    for container in (status.get("initContainerStatuses") or []) + (status.get("containerStatuses") or []):
+        waiting = (container.get("state") or {}).get("waiting") or {}
+        if waiting.get("reason") in STUCK_WAITING:
+            return f"{pod['metadata']['name']} {container['name']}: {waiting['reason']}: " \
+                   f"{waiting.get('message', '')}".rstrip(": ")
+    return None

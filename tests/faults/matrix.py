@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 @dataclass(frozen=True)
 class FaultRow:
     check: str
-    fault: str                                  # NAME[=VALUE] as the lab's control API takes it
+    fault: str                                  # NAME[=VALUE] as the lab's control API takes it; "" for none
     expect: str                                 # a regular expression the check's failure message must match
     settings: dict[str, str] = field(default_factory=dict)   # extra settings (environment names) for the run
     options: dict[str, str] = field(default_factory=dict)    # extra `--set key=value` options (keys without env names)
@@ -58,6 +58,38 @@ ROWS: tuple[FaultRow, ...] = (
     FaultRow("S3.7", "capmox-iso-leak", r"Proxmox still holds: ISO \S+user-data-\d+\.iso"),
     FaultRow("S3.8", "capmox-errors-hidden", r"failure condition .* not reached within 5 s .* no failure shown",
              options={"waits.stage3/machine-failed": "5"}),
+    FaultRow("S4.1", "node-taint-stuck", r"readyReplicas == replicas: not reached within 5 s .*0 of 1 ready",
+             options={"waits.stage4/node-ready": "5"}),
+    FaultRow("S4.2", "node-taint-left", r"taints: node\.cilium\.io/agent-not-ready:NoSchedule",
+             options={"waits.stage4/node-ready": "5"}),
+    FaultRow("S4.3", "node-topology-missing", r"no label topology\.kubernetes\.io/region"),
+    FaultRow("S4.4", "worker-image-pull-backoff", r"main: (ErrImagePull|ImagePullBackOff): Failed to pull image"),
+    FaultRow("S4.5", "scheduler-ignores-resources", r"scheduled onto \S+ although it asks for more CPU"),
+    FaultRow("S4.6", "cni-agent-crashloop", r"cozy-cilium/cilium: .*cilium-agent CrashLoopBackOff"),
+    FaultRow("S5.1", "csi-image-pull-backoff", r"proxmox-csi-plugin-\S+: .*ImagePullBackOff"),
+    FaultRow("S5.1", "csi-no-topology-labels", r"no label topology\.kubernetes\.io/region"),
+    FaultRow("S5.2", "storage-no-images=local-lvm", r"parameters\.storage local-lvm is no active Proxmox storage"),
+    FaultRow("S5.3", "token-missing-privilege=csi:Datastore.AllocateSpace",
+             r"claim \S+ Bound .*not reached within 5 s .*ProvisioningFailed: .*Datastore\.AllocateSpace",
+             options={"sla.volume_provision": "4", "waits.stage5/pvc-bound": "5"}),
+    FaultRow("S5.4", "csi-data-lost", r"before the pod restart is gone"),
+    FaultRow("S5.5", "csi-expand-fails", r"VolumeResizeFailed"),
+    FaultRow("S5.6", "", r"VolumeSnapshotClass proxmox-snapshots \(TEST_SNAPSHOT_CLASS\): the cluster does not serve",
+             {"TEST_SNAPSHOT_CLASS": "proxmox-snapshots"}),
+    FaultRow("S5.7", "csi-rwx-accepted", r"bound a ReadWriteMany volume"),
+    FaultRow("S5.8", "csi-delete-leaks", r"disk local-lvm:vm-9999-pvc-\S+ removed from storage .* not reached"),
+    FaultRow("S6.1", "cni-agent-crashloop", r"cilium-\S+ cilium-agent: CrashLoopBackOff"),
+    FaultRow("S6.2", "dns-broken", r"coredns-\S+ coredns: CrashLoopBackOff"),
+    FaultRow("S6.3", "pod-network-broken", r"by its ClusterIP of Service \S+; probe log: wget: download timed out"),
+    FaultRow("S6.4", "netpol-not-enforced",
+             r"2 after a deny-all ingress policy: client -> server \S+ blocked: .* probe succeeded",
+             options={"waits.stage6/policy-applied": "10"}),
+    FaultRow("S6.5", "tenant-isolation-broken",
+             r"isolation: client in tenant-\w+ -> server \S+ in tenant-\w+ blocked: .* probe succeeded",
+             options={"waits.stage6/policy-applied": "10"}),
+    FaultRow("S6.5", "helmrelease-failed", r"Tenant tenant-root/\w+ Ready .*InstallFailed"),
+    FaultRow("S6.6", "lb-no-address", r"LoadBalancer Service \S+ gets an address: not reached within",
+             options={"waits.stage6/lb-address": "5"}),
     FaultRow("S7.2", "exporter-down", r"scrape targets not up: pve \S+: down \(.*connection refused"),
     FaultRow("S7.3", "exporter-down", r"no pve_up series: no Proxmox exporter is scraped; deploy prometheus-pve"),
     FaultRow("S7.3", "pve-node-offline=pve2", r"pve2: pve_up 0"),
@@ -82,5 +114,6 @@ def render_markdown() -> str:
     for row in ROWS:
         extra = ", ".join([f"`{k}={v}`" for k, v in row.settings.items()]
                           + [f"`--set {k}={v}`" for k, v in row.options.items()])
-        lines.append(f"| {row.check} | `{row.fault}` | {extra} | `{row.expect.replace('|', '&#124;')}` |")
+        fault = f"`{row.fault}`" if row.fault else "none (the lab's CSI plugin has no snapshots, as the real one)"
+        lines.append(f"| {row.check} | {fault} | {extra} | `{row.expect.replace('|', '&#124;')}` |")
     return "\n".join(lines) + "\n"

@@ -90,7 +90,7 @@ def ccm_modify_paths(lab):
 
 
 def visible_vmids(lab):
-    return [vm['vmid'] for vm in lab.token_api().cluster.resources.get(type='vm')]
+    return sorted(vm['vmid'] for vm in lab.token_api().cluster.resources.get(type='vm'))
 
 
 def bridges(lab):
@@ -196,7 +196,7 @@ CASES = [
     ('pve-node-offline=pve2', pve2_status, 200, 595),
     ('quorum-lost', quorate, 1, 0),
     ('token-missing-privilege=capmox:VM.Clone', capmox_clone_paths, ['/vms', '/vms/9000'], []),
-    ('token-missing-privilege=suite:VM.Audit', visible_vmids, [9000], []),
+    ('token-missing-privilege=suite:VM.Audit', visible_vmids, [101, 102, 103, 9000], []),
     ('token-excess-privilege=ccm:Sys.Modify', ccm_modify_paths, [], ALL_PATHS),
     ('bridge-missing=pve2', bridges, [(1, 1)] * 3, [(1, 1), None, (1, 1)]),
     ('bridge-not-vlan-aware', bridges, [(1, 1)] * 3, [(1, 0)] * 3),
@@ -212,7 +212,7 @@ CASES = [
     ('storage-full=local-lvm', used_percent('local-lvm'), 20, 95),
     ('storage-full', used_percent('local-lvm'), 20, 95),
     ('storage-full=local:50', used_percent('local'), 14, 50),
-    ('template-missing', visible_vmids, [9000], []),
+    ('template-missing', visible_vmids, [101, 102, 103, 9000], [101, 102, 103]),
     ('template-not-template', template_flag, (1, 1), (0, 0)),
     ('template-no-agent', template_agent, '1', '0'),
     ('template-no-cloudinit', template_keys('scsi0', 'ide2'), ['scsi0', 'ide2'], ['scsi0']),

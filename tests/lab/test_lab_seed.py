@@ -181,7 +181,9 @@ def test_inventory_lists_the_lab_without_secrets(lab):
     inventory = lab.control('GET', '/inventory').json()
     assert [n['node'] for n in inventory['nodes']] == NODES
     assert [s['storage'] for s in inventory['storages']] == ['local', 'local-lvm']
-    assert [(vm['vmid'], vm['template']) for vm in inventory['vms']] == [(9000, 1)]
+    assert [(vm['vmid'], vm['name'], vm['status'], vm['template']) for vm in inventory['vms']] == \
+        [(101, 'srv1', 'running', 0), (102, 'srv2', 'running', 0), (103, 'srv3', 'running', 0),
+         (9000, 'ubuntu-2404-cloudinit', 'stopped', 1)]
     assert [(b['node'], b['iface']) for b in inventory['bridges']] == [(n, 'vmbr0') for n in NODES]
     assert [v['vnet'] for v in inventory['sdn']['vnets']] == ['tenanta', 'tenantb']
     assert [i['id'] for i in inventory['identities']] == ['qa@pve', 'qa@pve!suite', 'capmox@pve!capi', 'csi@pve!csi',

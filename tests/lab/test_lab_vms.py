@@ -18,7 +18,7 @@ def cluster(seeded_lab):
 
 
 def test_clone_resize_start_ip_stop_delete_leaves_nothing(cluster, clones):
-    volumes_before = cluster.volumes()
+    volumes_before, vms_before = cluster.volumes(), cluster.lab.inventory()['vms']
     vmid, exit_status = clones.make()
     assert exit_status == 'OK'
     config = cluster.vm(vmid).config.get()
@@ -41,7 +41,7 @@ def test_clone_resize_start_ip_stop_delete_leaves_nothing(cluster, clones):
     assert cluster.run(cluster.vm(vmid).delete(purge=1, **{'destroy-unreferenced-disks': 1})) == 'OK'
     assert vmid not in cluster.vmids()
     assert cluster.volumes() == volumes_before
-    assert [vm['vmid'] for vm in cluster.lab.inventory()['vms']] == [cluster.template]
+    assert cluster.lab.inventory()['vms'] == vms_before
 
 
 def test_static_ipconfig_is_what_the_agent_reports_and_leases_differ(cluster, clones):

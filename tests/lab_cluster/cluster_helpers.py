@@ -89,7 +89,7 @@ class Twin:
         """The JSON lab.cluster reads on stdin."""
         return json.dumps(dict((role, {'token_id': self.settings['PROXMOX_{0}_TOKEN_ID'.format(role.upper())],
                                        'token_secret': self.settings['PROXMOX_{0}_TOKEN_SECRET'.format(role.upper())]})
-                               for role in ('capmox', 'ccm')))
+                               for role in ('capmox', 'ccm', 'csi')))
 
 
 def start_twin(state_dir, *extra):

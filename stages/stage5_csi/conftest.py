@@ -1,0 +1,153 @@
+"""Stage 5: the Proxmox CSI plugin on the CozyStack management cluster (whose nodes are Proxmox VMs).
+
+Real names from the plugin's Helm chart: driver csi.proxmox.sinextra.dev, Deployment proxmox-csi-plugin-controller,
+DaemonSet proxmox-csi-plugin-node. A volume handle reads <region>/<zone>/<storage>/<disk>.
+"""
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass
+
+import pytest
+
+from proxqa.config import Settings
+from proxqa.kube import manifests
+from proxqa.kube.client import KubeClient
+from proxqa.kube.workspace import Workspace, pod_summary
+from proxqa.pve.client import PveClient
+from proxqa.waits import Deadline, wait_for
+
+DRIVER = "csi.proxmox.sinextra.dev"
+CONTROLLER = "proxmox-csi-plugin-controller"
+NODE_PLUGIN = "proxmox-csi-plugin-node"
+SELECTED_NODE = "volume.kubernetes.io/selected-node"
+TOPOLOGY = ("topology.kubernetes.io/region", "topology.kubernetes.io/zone")
+PHASE_POLL = 0.5        # seconds between looks at a claim, so each phase is timed to about half a second
+
+
+@dataclass(frozen=True)
+class Volume:
+    claim: str
+    namespace: str
+    node: str               # where its consumer runs
+    pv: str
+    storage: str
+    disk: str
+    zone: str               # the Proxmox node holding the disk
+    phases: dict            # scheduled / provisioned / attached -> seconds
+
+    @property
+    def volid(self) -> str:
+        return f"{self.storage}:{self.disk}"
+
+
+def storage_classes_of_driver(kube: KubeClient) -> list[dict]:
+    return sorted((sc for sc in kube.list("storage.k8s.io/v1", "StorageClass") if sc.get("provisioner") == DRIVER),
+                  key=lambda sc: (sc["metadata"].get("annotations", {}).get(
+                      "storageclass.kubernetes.io/is-default-class") != "true", sc["metadata"]["name"]))
+
+
+@pytest.fixture(scope="package")
+def storage_class(settings: Settings, mgmt_kube: KubeClient) -> dict:
+    """The StorageClass under test: test.storage_class, else the driver's (the default one first)."""
+    named = settings.test.storage_class
+    if named:
+        found = mgmt_kube.get("storage.k8s.io/v1", "StorageClass", named)
+        if found is None:
+            pytest.fail(f"StorageClass {named} (TEST_STORAGE_CLASS) does not exist")
+        return found
+    classes = storage_classes_of_driver(mgmt_kube)
+    if not classes:
+        pytest.fail(f"no StorageClass has provisioner {DRIVER}")
+    return classes[0]
+
+
+@pytest.fixture(scope="package")
+def volume_reader(pve, pve_endpoint, integration_identities) -> PveClient:
+    """Who lists the plugin's disks: the CSI token when configured (Proxmox shows a volume of a VMID only to who
+    may see that VMID's disks, and the plugin's disks belong to no VM), else the suite's own identity."""
+    csi = integration_identities.get("csi")
+    return PveClient(pve_endpoint, csi) if csi else pve
+
+
+def parse_handle(handle: str) -> tuple[str, str, str]:
+    """(zone, storage, disk) of a volume handle <region>/<zone>/<storage>/<disk>."""
+    parts = handle.split("/")
+    assert len(parts) == 4, f"volume handle {handle!r} is not <region>/<zone>/<storage>/<disk>"
+    return parts[1], parts[2], parts[3]
+
+
+def vm_of_node(pve: PveClient, node: dict) -> tuple[str, int]:
+    """(Proxmox node, VMID) of a Kubernetes node's VM: from a proxmox://<region>/<vmid> providerID, else by name."""
+    provider = node["spec"].get("providerID", "")
+    vmid = provider.rsplit("/", 1)[-1] if provider.startswith("proxmox://") else ""
+    for vm in pve.vm_resources():
+        if (vmid.isdigit() and vm.vmid == int(vmid)) or (not vmid.isdigit() and vm.name == node["metadata"]["name"]):
+            return vm.node, vm.vmid
+    raise AssertionError(f"node {node['metadata']['name']} (providerID {provider or 'none'}) has no VM in Proxmox")
+
+
+def claim_phase(kube: KubeClient, name: str, namespace: str) -> dict:
+    return kube.get("v1", "PersistentVolumeClaim", name, namespace) or {}
+
+
+def bound_volume(kube: KubeClient, space: Workspace, settings: Settings, storage_class: dict, deadline, names,
+                 consumer_image: str | None = None) -> Volume:
+    """A claim of the class with a consuming pod (under WaitForFirstConsumer it never binds without one), timed:
+    created -> scheduled (the scheduler picked a node) -> provisioned (Bound) -> attached (the pod Ready)."""
+    namespace = space.namespace("csi")
+    claim, pod = names.new("pvc"), names.new("consumer")
+    started = time.perf_counter()
+    space.create(manifests.claim(claim, namespace, storage_class["metadata"]["name"], settings.perf.volume_size))
+    space.create(manifests.pod(pod, namespace, consumer_image or settings.test.pod_image, claims={claim: "/data"}))
+    seen: dict[str, float] = {}
+
+    def observe() -> dict:
+        pvc = claim_phase(kube, claim, namespace)
+        now = time.perf_counter()
+        if SELECTED_NODE in (pvc.get("metadata", {}).get("annotations") or {}):
+            seen.setdefault("scheduled", now)
+        if (pvc.get("status") or {}).get("phase") == "Bound":
+            seen.setdefault("scheduled", now)
+            seen.setdefault("provisioned", now)
+        return pvc
+
+    pvc = wait_for(f"claim {claim} Bound (with consumer {pod})", observe,
+                   done=lambda p: (p.get("status") or {}).get("phase") == "Bound",
+                   deadline=dataclasses.replace(deadline("pvc-bound"), max_poll=PHASE_POLL),
+                   show=lambda p: f"{_claim_summary(kube, p)}; {_pod_text(kube, pod, namespace)}")
+    running = wait_for(f"consumer {pod} of {claim} Ready", lambda: kube.get("v1", "Pod", pod, namespace),
+                       done=_ready, deadline=deadline("pod-running"),
+                       show=lambda p: _pod_text(kube, pod, namespace))
+    attached = time.perf_counter()
+    pv = kube.get("v1", "PersistentVolume", pvc["spec"]["volumeName"])
+    assert pv is not None, f"claim {claim} is Bound to {pvc['spec']['volumeName']}, which does not exist"
+    zone, storage, disk = parse_handle(pv["spec"]["csi"]["volumeHandle"])
+    phases = {"scheduled": seen["scheduled"] - started, "provisioned": seen["provisioned"] - seen["scheduled"],
+              "attached": attached - seen["provisioned"]}
+    return Volume(claim, namespace, running["spec"]["nodeName"], pv["metadata"]["name"], storage, disk, zone, phases)
+
+
+def _ready(pod: dict | None) -> bool:
+    return bool(pod) and any(c["type"] == "Ready" and c["status"] == "True"
+                             for c in pod["status"].get("conditions") or [])
+
+
+def _pod_text(kube: KubeClient, name: str, namespace: str) -> str:
+    pod = kube.get("v1", "Pod", name, namespace)
+    return pod_summary(pod) if pod else f"pod {name} gone"
+
+
+def _claim_summary(kube: KubeClient, pvc: dict) -> str:
+    if not pvc:
+        return "claim gone"
+    events = kube.events_of(pvc)
+    return f"claim {(pvc.get('status') or {}).get('phase', 'no phase')}" + (f", last event {events[-1]}" if events
+                                                                             else ", no events")
+
+
+def await_disk_gone(pve: PveClient, volume: Volume, deadline: Deadline) -> None:
+    wait_for(f"disk {volume.volid} removed from storage {volume.storage} on {volume.zone}",
+             lambda: volume.volid in pve.storage_volumes(volume.zone, volume.storage, "images"),
+             done=lambda present: not present, deadline=deadline, show=lambda present: "still listed")
