@@ -57,6 +57,16 @@ class PodState:
 
 
 @dataclass(frozen=True)
+class KubeEvent:
+    type: str           # Normal or Warning
+    reason: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.reason}: {self.message}"
+
+
+@dataclass(frozen=True)
 class DeploymentState:
     name: str
     replicas: int
@@ -144,13 +154,13 @@ class KubeClient:
             raise
         return True
 
-    def events_of(self, obj: dict) -> list[str]:
-        """"Reason: message" of the events about an object, oldest first."""
+    def events_of(self, obj: dict) -> list[KubeEvent]:
+        """The events about an object, oldest first."""
         meta = obj["metadata"]
         events = self.list("v1", "Event", meta.get("namespace"),
                            field_selector=f"involvedObject.name={meta['name']},involvedObject.kind={obj['kind']}")
         events.sort(key=lambda e: e.get("lastTimestamp") or e.get("eventTime") or "")
-        return [f"{e.get('reason', '')}: {e.get('message', '')}" for e in events]
+        return [KubeEvent(e.get("type") or "Normal", e.get("reason") or "", e.get("message") or "") for e in events]
 
     def pod_log(self, namespace: str, name: str) -> str:
         return kube_call(lambda: self.core.read_namespaced_pod_log(name, namespace), verb="GET", kind="Pod log",

@@ -5,7 +5,8 @@ import dataclasses
 from typing import Any
 
 from proxqa.monitoring.http import JsonApi, MonitoringError
-from proxqa.monitoring.records import AlertRule, Dashboard, GrafanaHealth, RuleGroup, Sample, ScrapeTarget
+from proxqa.monitoring.records import (AlertRule, Dashboard, GrafanaHealth, LogEntry, RuleGroup, Sample,
+                                       ScrapeTarget)
 from proxqa.waits import Deadline, wait_for
 
 
@@ -138,3 +139,25 @@ class GrafanaClient:
     def dashboards(self) -> list[Dashboard]:
         _, hits = self._api.get("/api/search", {"type": "dash-db"})
         return [Dashboard(hit.get("uid", ""), hit.get("title", ""), hit.get("folderTitle", "General")) for hit in hits]
+
+
+class LogsClient:
+    """VictoriaLogs' LogsQL query API (vlselect or single-node VictoriaLogs): one JSON entry per line."""
+
+    def __init__(self, api: JsonApi):
+        self._api = api
+
+    def __repr__(self) -> str:
+        return str(self._api.endpoint)
+
+    def query(self, logsql: str, limit: int = 100) -> list[LogEntry]:
+        """The entries matching a LogsQL query (the newest `limit`)."""
+        return [LogEntry(str(entry.get("_msg", "")), str(entry.get("_time", "")),
+                         {name: str(value) for name, value in entry.items() if name not in ("_msg", "_time")})
+                for entry in self._api.get_lines("/select/logsql/query", {"query": logsql, "limit": str(limit)})]
+
+    def wait_entries(self, logsql: str, deadline: Deadline) -> list[LogEntry]:
+        """The query's entries once there is at least one: a collector ships lines a moment after they are
+        written."""
+        return wait_for(f"log entries matching {logsql} in the {self}", lambda: self.query(logsql), done=bool,
+                        deadline=fresh_polling(deadline), show=lambda entries: "none yet")

@@ -1,6 +1,7 @@
 """One JSON GET against a monitoring API: bounded retries of transient failures, errors naming API, URL and cause."""
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -55,7 +56,23 @@ class JsonApi:
             answers: Iterable[int] = (200,)) -> tuple[int, Any]:
         """(status, JSON body) of GET path; statuses in `answers` are answers, any other is an error (transient
         ones are retried first)."""
-        answers = tuple(answers)
+        what, response = self._answer(path, params, tuple(answers))
+        return response.status_code, self._json(response, what)
+
+    def get_lines(self, path: str, params: dict[str, str] | None = None) -> list[Any]:
+        """The JSON value of each line of GET path's answer (newline-delimited JSON, as VictoriaLogs streams
+        query results); an empty answer is no lines."""
+        what, response = self._answer(path, params, (200,))
+        lines = [line for line in response.text.splitlines() if line.strip()]
+        try:
+            return [json.loads(line) for line in lines]
+        except ValueError:
+            raise MonitoringError(what, response.status_code, f"answered lines that are not all JSON: "
+                                  f"{self._redact(response.text[:MESSAGE_LIMIT])}") from None
+
+    def _answer(self, path: str, params: dict[str, str] | None,
+                answers: tuple[int, ...]) -> tuple[str, requests.Response]:
+        """(what was asked, for messages; the response) once GET path answers with a status in `answers`."""
         what = f"{self.endpoint.api} GET {self.endpoint.url}{path}" + (
             "?" + "&".join(f"{key}={value}" for key, value in params.items()) if params else "")
         for attempt in range(self._retries + 1):
@@ -67,7 +84,7 @@ class JsonApi:
                     raise MonitoringUnreachable(f"{what}: unreachable: {self._redact(str(exc))}") from None
             else:
                 if response.status_code in answers:
-                    return response.status_code, self._json(response, what)
+                    return what, response
                 if response.status_code not in TRANSIENT_STATUS or last:
                     raise MonitoringError(what, response.status_code, self._redact(error_text(response)))
             self._sleep(self._pause * 2 ** attempt)

@@ -81,3 +81,19 @@ class ErrorRatio:
     @property
     def percent(self) -> float:
         return 100 * self.errors / self.requests
+
+
+# Where log collectors put the pod's name: CozyStack's fluent-bit lifts it to kubernetes_pod_name; fluent-bit's
+# nested record and Vector's kubernetes_logs give kubernetes.pod_name (VictoriaLogs flattens objects with dots).
+POD_NAME_FIELDS = ("kubernetes_pod_name", "kubernetes.pod_name")
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    message: str                # _msg
+    time: str                   # _time, RFC 3339
+    fields: Mapping[str, str]   # every other field, _stream included
+
+    @property
+    def pod_name(self) -> str | None:
+        return next((self.fields[name] for name in POD_NAME_FIELDS if name in self.fields), None)

@@ -143,8 +143,9 @@ def _claim_summary(kube: KubeClient, pvc: dict) -> str:
     if not pvc:
         return "claim gone"
     events = kube.events_of(pvc)
-    return f"claim {(pvc.get('status') or {}).get('phase', 'no phase')}" + (f", last event {events[-1]}" if events
-                                                                             else ", no events")
+    warnings = [event for event in events if event.type == "Warning"]
+    shown = f"last warning {warnings[-1]}" if warnings else f"last event {events[-1]}" if events else "no events"
+    return f"claim {(pvc.get('status') or {}).get('phase', 'no phase')}, {shown}"
 
 
 def await_disk_gone(pve: PveClient, volume: Volume, deadline: Deadline) -> None:

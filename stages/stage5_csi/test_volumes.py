@@ -74,9 +74,9 @@ def test_s5_5_expanded_claim_grows_the_proxmox_volume(mgmt_kube, space, settings
 
     wait_for(f"claim {volume.claim} capacity at least {grown} bytes", capacity, done=lambda size: size >= grown,
              deadline=deadline("volume-resized"),
-             failed=lambda _: next((e for e in mgmt_kube.events_of(claim_phase(mgmt_kube, volume.claim,
-                                                                                 volume.namespace))
-                                    if e.startswith("VolumeResizeFailed")), None),
+             failed=lambda _: next((str(e) for e in mgmt_kube.events_of(claim_phase(mgmt_kube, volume.claim,
+                                                                                      volume.namespace))
+                                    if e.reason == "VolumeResizeFailed"), None),
              show=lambda size: f"capacity {size} bytes")
     on_disk = volume_reader.storage_volumes(volume.zone, volume.storage, "images").get(volume.volid, 0)
     assert on_disk >= grown, f"claim {volume.claim} reports {grown} bytes, disk {volume.volid} has {on_disk}"
@@ -130,10 +130,11 @@ def test_s5_7_read_write_many_claim_is_refused(mgmt_kube, space, settings, stora
         return (pvc.get("status") or {}).get("phase", ""), mgmt_kube.events_of(pvc) if pvc else []
 
     wait_for(f"a ProvisioningFailed event on ReadWriteMany claim {claim}", state,
-             done=lambda s: any(e.startswith("ProvisioningFailed") for e in s[1]),
+             done=lambda s: any(e.reason == "ProvisioningFailed" for e in s[1]),
              failed=lambda s: "the driver bound a ReadWriteMany volume, which a Proxmox disk cannot serve"
              if s[0] == "Bound" else None,
-             deadline=deadline("pvc-bound"), show=lambda s: f"{s[0] or 'no phase'}, events: {s[1] or 'none'}")
+             deadline=deadline("pvc-bound"),
+             show=lambda s: f"{s[0] or 'no phase'}, events: {'; '.join(map(str, s[1])) or 'none'}")
 
 
 @pytest.mark.check("S5.8")

@@ -25,7 +25,7 @@ def test_s6_6_load_balancer_gets_address_and_answers(traffic, settings, deadline
         if service is None:
             return "Service gone"
         events = traffic.kube.events_of(service)
-        return f"no address yet; events: {'; '.join(events) or 'none'}"
+        return f"no address yet; events: {'; '.join(map(str, events)) or 'none'}"
 
     service = wait_for(f"LoadBalancer Service {namespace}/{name} gets an address",
                        lambda: traffic.kube.get("v1", "Service", name, namespace), done=lambda s: bool(_ingress_ip(s)),

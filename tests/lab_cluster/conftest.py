@@ -9,6 +9,7 @@ import secrets
 import pytest
 
 from cluster_helpers import Chain, Pool, chain_manifest, run_lab, start_cluster, start_twin, stop_cluster, wait_for
+from workload_helpers import Cluster, new_space
 
 
 @pytest.fixture(scope='session')
@@ -55,3 +56,16 @@ def pools(lab):
     yield made
     lab.clear_faults()
     made.remove()
+
+
+@pytest.fixture(scope='module')
+def mgmt(lab):
+    return Cluster(lab.mgmt)
+
+
+@pytest.fixture
+def space(lab, mgmt):
+    made = new_space(mgmt)
+    yield made
+    lab.clear_faults()
+    made.delete()

@@ -7,24 +7,11 @@ import ipaddress
 import pytest
 
 from cluster_helpers import wait_for
-from workload_helpers import Cluster, new_space, ready
+from workload_helpers import new_space, ready
 
 WGET = 'wget -q -T 3 -O - {0}'
 TIMED_OUT = 'wget: download timed out\n'
 DENY_ALL_INGRESS = {'podSelector': {}, 'policyTypes': ['Ingress']}
-
-
-@pytest.fixture(scope='module')
-def mgmt(lab):
-    return Cluster(lab.mgmt)
-
-
-@pytest.fixture
-def space(lab, mgmt):
-    made = new_space(mgmt)
-    yield made
-    lab.clear_faults()
-    made.delete()
 
 
 @pytest.fixture

@@ -12,19 +12,6 @@ from workload_helpers import BUSYBOX, Cluster, new_space, pod_condition, ready
 SELECTED_NODE = 'volume.kubernetes.io/selected-node'
 
 
-@pytest.fixture(scope='module')
-def mgmt(lab):
-    return Cluster(lab.mgmt)
-
-
-@pytest.fixture
-def space(lab, mgmt):
-    made = new_space(mgmt)
-    yield made
-    lab.clear_faults()
-    made.delete()
-
-
 def test_the_network_system_components_run_on_every_management_node(mgmt):
     cilium = wait_for('DaemonSet cilium is ready on the three nodes', lambda: mgmt.apps.read_namespaced_daemon_set(
         'cilium', 'cozy-cilium').status, lambda status: status is not None and status.number_ready == 3)
