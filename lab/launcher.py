@@ -266,8 +266,9 @@ def companion_logs(state_dir):
 
 def start_companions(python, state_dir, host, inventory, credentials, twin_pid, started, progress, time_scale,
                      cluster_faults):
-    """Start the monitoring stack and the Kubernetes side side by side; their part of the state once each has
-    printed its ready line. Each process is added to `started` as soon as it runs."""
+    """Start the monitoring stack, then the Kubernetes side, which ships its pod logs to the stack's log store;
+    their part of the state once each has printed its ready line. Each process is added to `started` as soon as it
+    runs."""
     logs = companion_logs(state_dir)
     progress('starting the monitoring stack and the Kubernetes clusters with their controllers on {0} '
              '(logs: {1}/*.log)'.format(host, state_dir))
@@ -278,15 +279,15 @@ def start_companions(python, state_dir, host, inventory, credentials, twin_pid, 
                                 '--pve-ca', state_dir / 'ca.pem', '--pve-token-id', token_id(inventory, 'suite'),
                                 '--watch-pid', twin_pid], logs['monitoring'], {'token_secret': credentials['suite']})
     started.append(monitoring)
+    stack = json.loads(wait_ready_lines({'monitoring': monitoring}, logs)['monitoring'])
     tokens = dict((role, {'token_id': token_id(inventory, role), 'token_secret': credentials[role]})
                   for role in ('capmox', 'ccm', 'csi'))
     cluster = spawn(python, [CLUSTER_MODULE, '--host', host, '--mgmt-port', 0, '--tenant-port', 0,
                              '--state-dir', state_dir, '--pve-url', pve_url, '--pve-ca', state_dir / 'ca.pem',
-                             '--time-scale', time_scale, '--watch-pid', twin_pid]
+                             '--time-scale', time_scale, '--logs-url', stack['logs_url'], '--watch-pid', twin_pid]
                     + ['--fault=' + fault for fault in cluster_faults], logs['cluster'], tokens)
     started.append(cluster)
-    ready = wait_ready_lines({'monitoring': monitoring, 'cluster': cluster}, logs)
-    stack, clusters = json.loads(ready['monitoring']), json.loads(ready['cluster'])
+    clusters = json.loads(wait_ready_lines({'cluster': cluster}, logs)['cluster'])
     for reason in stack['unavailable'].values():
         progress('monitoring backend unavailable: ' + reason)
     urls = ('metrics_url', 'targets_url', 'vmalert_url', 'logs_url', 'grafana_url', 'control_url')

@@ -3,7 +3,8 @@
 They drive a Proxmox twin over HTTPS, until SIGTERM or SIGINT (or until --watch-pid is gone).
 
     python -m lab.cluster --host 127.0.0.x --mgmt-port P1 --tenant-port P2 --state-dir DIR
-        --pve-url https://H:8006 --pve-ca DIR/ca.pem [--time-scale S] [--fault NAME]... [--watch-pid PID]
+        --pve-url https://H:8006 --pve-ca DIR/ca.pem [--time-scale S] [--fault NAME]... [--logs-url URL]
+        [--watch-pid PID]
 
 Run with the lab's Python (.venv-lab). The tokens come on stdin as JSON, never on the command line:
 {"capmox": {"token_id": "capmox@pve!capi", "token_secret": "..."}, "ccm": {...}, "csi": {...}}; "ccm" (the
@@ -63,6 +64,9 @@ def parse_args(argv):
                              'timeouts (default 0: at once)')
     parser.add_argument('--fault', type=fault_name, action='append', default=[], metavar='NAME',
                         help='a fault active from the start (repeatable)')
+    parser.add_argument('--logs-url', default='', metavar='URL',
+                        help="VictoriaLogs' base URL, http://HOST:PORT: the management cluster's pod logs are "
+                             'shipped to its /insert/jsonline as CozyStack\'s fluent-bit does (default: not shipped)')
     parser.add_argument('--watch-pid', type=int, help='stop when this process is gone')
     args = parser.parse_args(argv)
     try:
@@ -73,6 +77,8 @@ def parse_args(argv):
         parser.error('--pve-ca {0} is not a file'.format(args.pve_ca))
     if args.pve_url.rstrip('/').endswith('/api2/json') or not args.pve_url.startswith('https://'):
         parser.error('--pve-url must be https://HOST:PORT without /api2/json; got {0}'.format(args.pve_url))
+    if args.logs_url and not args.logs_url.startswith(('http://', 'https://')):
+        parser.error('--logs-url must be http://HOST:PORT; got {0}'.format(args.logs_url))
     return args
 
 
@@ -111,7 +117,7 @@ async def serve(args, capmox, kubelet, csi):
     if args.watch_pid:
         asyncio.ensure_future(watch_parent(args.watch_pid, stop))
     options = Options(args.host, args.mgmt_port, args.tenant_port, args.state_dir.resolve(), args.pve_url.rstrip('/'),
-                      args.pve_ca.resolve(), args.time_scale, tuple(args.fault))
+                      args.pve_ca.resolve(), args.time_scale, tuple(args.fault), logs_url=args.logs_url)
     lab = ClusterLab(options, capmox, kubelet, csi)
     try:
         ready = await lab.start()

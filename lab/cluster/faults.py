@@ -71,6 +71,8 @@ CATALOGUE = (
     Fault('scheduler-ignores-resources', 'the scheduler ignores resource requests: a pod asking for more than any '
           'node has is bound to a node (where the kubelet rejects it: Failed, OutOfcpu/OutOfmemory)'),
     Fault('lb-no-address', 'LoadBalancer Services get no address from the LB IPAM pool (those that had one lose it)'),
+    Fault('monitoring-operator-down', 'the victoria-metrics-operator pod (cozy-victoria-metrics-operator) is in '
+          'CrashLoopBackOff with 7 restarts and its Deployment is unavailable'),
 )
 KNOWN = dict((fault.name, fault) for fault in CATALOGUE)
 

@@ -310,6 +310,7 @@ class PodRun(object):
     def append_log(self, text, container):
         if self.latest() is not None:
             self.store.append_log(self.namespace, self.name, text, container)
+            self.runtime.ship_log(self.namespace, self.name, container, text)
 
     def publish(self):
         """Write the pod's status as the kubelet sees it now (nothing while the node is unreachable)."""
@@ -501,6 +502,7 @@ class PodRuntime(object):
         self._tainted = {}        # (node, taint key, effect) -> monotonic time first seen
         self._stopping = set()    # pod uids being stopped
         self.crash_loop = lambda pod, container: False    # system.py tells which containers a fault crashes
+        self.ship_log = lambda namespace, pod, container, text: None   # the log collector, when one runs
         self.related = [(self.store, ('v1', 'Node'), self._pods_on),
                         (self.store, ('storage.k8s.io/v1', 'VolumeAttachment'), self._pods_on_attached_node),
                         (self.store, ('v1', 'PersistentVolumeClaim'), self._pods_claiming)]

@@ -25,6 +25,7 @@ from .faults import Faults
 from .ipam import IpamReconciler
 from .kinds import PROXMOX_CLUSTER, PROXMOX_MACHINE, rtype
 from .kubelet import KubeletReconciler
+from .logship import LogShipper
 from .mhc import MachineHealthCheckReconciler
 from .pve import PveClient
 from .runtime import Controller, Timing, itself, key_of, pump, served
@@ -48,6 +49,7 @@ class Options:
     pve_ca: Path
     time_scale: float = 0.0
     faults: tuple = field(default=())
+    logs_url: str = ''       # VictoriaLogs, where the management cluster's pod logs go ('': nowhere)
 
 
 @dataclass(frozen=True)
@@ -161,6 +163,10 @@ class ClusterLab(object):
             VolumeReleaser(self.csi)])
         self._manager.start(self.mgmt)
         self._spawn(self.csi.learn())
+        if options.logs_url:
+            shipper = LogShipper(options.logs_url)
+            self.worlds['mgmt'].runtime.ship_log = shipper.ship
+            self._spawn(shipper.run())
         self.faults.listen(self._apply_fault)
         for name in options.faults:
             self.faults.set(name)

@@ -1,5 +1,6 @@
 """The network system components every CozyStack cluster runs, with CozyStack's names: Cilium (`cozy-cilium`),
-Kube-OVN (`cozy-kubeovn`) and CoreDNS (`kube-system`, Service kube-dns at 10.96.0.10, cluster domain cozy.local).
+Kube-OVN (`cozy-kubeovn`) and CoreDNS (`kube-system`, Service kube-dns at 10.96.0.10, cluster domain cozy.local);
+and in the management cluster the monitoring operators (`cozy-victoria-metrics-operator`, `cozy-grafana-operator`).
 
 They are plain Deployments and DaemonSets: the workload controllers make their pods, so a node that joins gets
 its cilium, kube-ovn-cni and ovs-ovn pods. The faults that break them are applied here.
@@ -16,9 +17,19 @@ CILIUM_NAMESPACE = 'cozy-cilium'
 KUBE_OVN_NAMESPACE = 'cozy-kubeovn'
 DNS_LABELS = {'k8s-app': 'kube-dns'}
 CILIUM_LABELS = {'k8s-app': 'cilium', 'app.kubernetes.io/name': 'cilium-agent', 'app.kubernetes.io/part-of': 'cilium'}
+VM_OPERATOR_NAMESPACE = 'cozy-victoria-metrics-operator'
+VM_OPERATOR_IMAGE = 'victoriametrics/operator:v0.68.4'      # the appVersion of CozyStack's vendored chart
+VM_OPERATOR_LABELS = {'app.kubernetes.io/name': 'victoria-metrics-operator',
+                      'app.kubernetes.io/instance': 'victoria-metrics-operator'}
+GRAFANA_OPERATOR_NAMESPACE = 'cozy-grafana-operator'
+GRAFANA_OPERATOR_IMAGE = 'ghcr.io/grafana/grafana-operator:v5.18.0'
+GRAFANA_OPERATOR_LABELS = {'app.kubernetes.io/name': 'grafana-operator',
+                           'app.kubernetes.io/instance': 'grafana-operator'}
 # fault -> (namespace, label selector, container) of the pods it makes crash-loop
 CRASHING = {'dns-broken': ('kube-system', 'k8s-app=kube-dns', 'coredns'),
-            'cni-agent-crashloop': (CILIUM_NAMESPACE, 'k8s-app=cilium', 'cilium-agent')}
+            'cni-agent-crashloop': (CILIUM_NAMESPACE, 'k8s-app=cilium', 'cilium-agent'),
+            'monitoring-operator-down': (VM_OPERATOR_NAMESPACE, 'app.kubernetes.io/name=victoria-metrics-operator',
+                                         'operator')}
 API_SERVER_ADDRESS = {'mgmt': '192.168.100.10', 'tenant': '192.168.100.20'}
 EVERYWHERE = [{'operator': 'Exists'}]
 COREFILE = """.:53 {{
@@ -45,8 +56,10 @@ COREFILE = """.:53 {{
 
 
 def _container(name, image, command, args=(), ports=(), requests=None, probe=None):
-    container = {'name': name, 'image': image, 'command': list(command), 'imagePullPolicy': 'IfNotPresent',
+    container = {'name': name, 'image': image, 'imagePullPolicy': 'IfNotPresent',
                  'resources': {'requests': requests or {'cpu': '100m', 'memory': '128Mi'}}}
+    if command:
+        container['command'] = list(command)
     if args:
         container['args'] = list(args)
     if ports:
@@ -67,7 +80,7 @@ def _workload(kind, name, namespace, labels, spec, replicas=None):
 
 
 def manifests(cluster):
-    """The objects of the network system components, in the order they are created."""
+    """The objects of the cluster's system components, in the order they are created."""
     cilium_image = 'quay.io/cilium/cilium:' + CILIUM_VERSION
     agent = {'hostNetwork': True, 'serviceAccountName': 'cilium', 'priorityClassName': 'system-node-critical',
              'tolerations': EVERYWHERE, 'terminationGracePeriodSeconds': 1,
@@ -92,7 +105,6 @@ def manifests(cluster):
                                               {'cpu': '100m', 'memory': '70Mi'}, ('/ready', 8181)),
                                    volumeMounts=[{'name': 'config-volume', 'mountPath': '/etc/coredns',
                                                   'readOnly': True}])]}
-    del coredns['containers'][0]['command']
     return [
         {'apiVersion': 'v1', 'kind': 'Namespace', 'metadata': {'name': CILIUM_NAMESPACE}},
         {'apiVersion': 'v1', 'kind': 'Namespace', 'metadata': {'name': KUBE_OVN_NAMESPACE}},
@@ -131,7 +143,28 @@ def manifests(cluster):
                       'labels': {'endpointslice.kubernetes.io/skip-mirror': 'true'}},
          'subsets': [{'addresses': [{'ip': API_SERVER_ADDRESS[cluster]}],
                       'ports': [{'name': 'https', 'port': 6443, 'protocol': 'TCP'}]}]},
-    ]
+    ] + (monitoring_operators() if cluster == 'mgmt' else [])
+
+
+def monitoring_operators():
+    """The operators of CozyStack's monitoring, as their charts deploy them (their namespaces are the seed's, made
+    by cozystack.py before the system components)."""
+    vm_operator = {'serviceAccountName': 'victoria-metrics-operator', 'containers': [_container(
+        'operator', VM_OPERATOR_IMAGE, [],
+        ['--zap-log-level=info', '--leader-elect', '--health-probe-bind-address=:8081', '--webhook.enable=true'],
+        [('http', 8080, 'TCP'), ('probe', 8081, 'TCP'), ('webhook', 9443, 'TCP')], probe=('/readyz', 8081))]}
+    grafana_operator = {'serviceAccountName': 'grafana-operator',
+                        'volumes': [{'name': 'dashboards-dir', 'emptyDir': {}}],
+                        'containers': [dict(_container(
+                            'grafana-operator', GRAFANA_OPERATOR_IMAGE, [],
+                            ['--health-probe-bind-address=:8081', '--metrics-bind-address=0.0.0.0:9090',
+                             '--pprof-addr=0.0.0.0:8888'], [('metrics', 9090, 'TCP'), ('pprof', 8888, 'TCP')],
+                            probe=('/readyz', 8081)),
+                            volumeMounts=[{'name': 'dashboards-dir', 'mountPath': '/tmp/dashboards'}])]}
+    return [_workload('Deployment', 'victoria-metrics-operator', VM_OPERATOR_NAMESPACE, VM_OPERATOR_LABELS,
+                      vm_operator, replicas=1),
+            _workload('Deployment', 'grafana-operator', GRAFANA_OPERATOR_NAMESPACE, GRAFANA_OPERATOR_LABELS,
+                      grafana_operator, replicas=1)]
 
 
 def install(world):

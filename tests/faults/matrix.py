@@ -90,6 +90,8 @@ ROWS: tuple[FaultRow, ...] = (
     FaultRow("S6.5", "helmrelease-failed", r"Tenant tenant-root/\w+ Ready .*InstallFailed"),
     FaultRow("S6.6", "lb-no-address", r"LoadBalancer Service \S+ gets an address: not reached within",
              options={"waits.stage6/lb-address": "5"}),
+    FaultRow("S7.1", "monitoring-operator-down", r"cozy-victoria-metrics-operator/victoria-metrics-operator: 0/1 "
+             r"replicas available, .*victoria-metrics-operator-\S+: Running, operator CrashLoopBackOff"),
     FaultRow("S7.2", "exporter-down", r"scrape targets not up: pve \S+: down \(.*connection refused"),
     FaultRow("S7.3", "exporter-down", r"no pve_up series: no Proxmox exporter is scraped; deploy prometheus-pve"),
     FaultRow("S7.3", "pve-node-offline=pve2", r"pve2: pve_up 0"),
@@ -99,6 +101,8 @@ ROWS: tuple[FaultRow, ...] = (
              {"MONITORING_WINDOW": "30s"}),
     FaultRow("S7.5", "vmalert-rule-error", r"proxmox-by-node/ProxmoxNodeDownByName: health err: "),
     FaultRow("S7.6", "grafana-down", r"Grafana is not healthy: HTTP 503, database 'failing'"),
+    FaultRow("S7.7", "logs-not-ingested", r"log entries matching \S+ \S+proxqa-marker-[0-9a-f]+\S+ in the log query "
+             r"API at \S+: not reached within 5 s", options={"waits.stage7/logs-ingested": "5"}),
     FaultRow("S7.8", "node-cpu-hot=pve1", r"pve1: CPU 9\d\.\d % on average over 10s, above 80 %",
              {"MONITORING_WINDOW": "10s"}),
 )

@@ -2,7 +2,8 @@
 
 Stage 7 gets a lab of its own: its checks average over a window, and the faults the other fault-matrix tests set
 (pve2 offline for S1.8, a hot CPU for S2.7) would otherwise be part of that window's history. Faults are set with
-`python -m lab fault`, which sends each to the part of the lab that owns it (the twin or the monitoring stack).
+`python -m lab fault`, which sends each to the part of the lab that owns it (the twin, the monitoring stack or
+the Kubernetes side).
 """
 import os
 import re
@@ -33,7 +34,7 @@ RECOVERED = Deadline(30.0, first_poll=0.5, max_poll=1.0)
 
 
 def implemented_checks() -> set[str]:
-    """The stage 7 check IDs that have tests (S7.1 and S7.7 need the lab's Kubernetes controllers, not there yet)."""
+    """The stage 7 check IDs that have tests."""
     marker = re.compile(r'@pytest\.mark\.check\("(S7\.\d+)"\)')
     return {check for path in STAGE_DIR.glob("test_*.py") for check in marker.findall(path.read_text())}
 
@@ -93,8 +94,8 @@ def test_check_fails_under_its_fault(row, stage7_lab, run_suite, set_fault):
     set_fault(row.fault)
 
     def run() -> dict:
-        _, summary = run_suite("-k", f"test_{row.check.lower().replace('.', '_')}_", settings=row.settings,
-                               lab_settings=stage7_lab.settings)
+        _, summary = run_suite("-k", f"test_{row.check.lower().replace('.', '_')}_", *row.set_args,
+                               settings=row.settings, lab_settings=stage7_lab.settings)
         return check_result(summary, row.check)
 
     if row.check in WINDOW_CHECKS:
