@@ -19,6 +19,7 @@ import pytest
 
 from proxqa import catalog, report_files
 from proxqa.config import ConfigError, Settings, load_settings, resolve_target
+from proxqa.diagnostics import Diagnostics
 from proxqa.labctl import LabError, LabHandle, start_lab, stop_lab
 from proxqa.pve.errors import PveUnreachable
 from proxqa.pve.tls import EndpointUnreachable
@@ -55,6 +56,7 @@ class Suite:
     results: dict[str, ItemResult] = field(default_factory=dict)       # nodeid -> result
     reruns: set[str] = field(default_factory=set)
     summary: RunSummary | None = None
+    diagnostics: Diagnostics | None = None
 
     @property
     def is_controller(self) -> bool:
@@ -167,6 +169,7 @@ def pytest_configure(config: pytest.Config) -> None:
     reports = config.getoption("reports_dir") or config.rootpath / "reports"
     state = Suite(config=config, cli=cli, profile=profile, settings=settings, run_id=run_id,
                   run_dir=(reports / run_id).resolve())
+    state.diagnostics = Diagnostics(settings.secrets())
     config.stash[SUITE] = state
     config.pluginmanager.register(SuitePlugin(state), "proxqa-suite")
     if not config.option.collectonly:
@@ -271,6 +274,9 @@ class SuitePlugin:
         if check is None:
             return
         report.user_properties.append(("proxqa_check", check.id))
+        if report.failed and report.when == "call" and self.state.diagnostics is not None:
+            for title, text in self.state.diagnostics.collect():
+                report.sections.append((f"proxqa diagnostics: {title}", text))
         if report.failed and call.excinfo is not None:
             report.user_properties.append(("proxqa_category", _category(call.excinfo.value)))
             report.user_properties.append(("proxqa_message", _first_line(call.excinfo.value)))

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from proxqa.capi.chain import KINDS, ChainSpec, manifests
 from proxqa.capi.machines import MachineState, machine_state
+from proxqa.diagnostics import Diagnostics
 from proxqa.kube.client import KubeClient
 from proxqa.naming import Names
 from proxqa.waits import Deadline, wait_for
@@ -24,14 +25,17 @@ class Chain:
 
 class CapiChains:
     def __init__(self, kube: KubeClient, names: Names, namespace: str, *, delete_deadline: Deadline,
-                 add_cleanup: Callable[[Callable[[], None]], None]):
+                 add_cleanup: Callable[[Callable[[], None]], None], diagnostics: Diagnostics):
         self._kube, self._names, self._namespace = kube, names, namespace
         self._delete_deadline, self._add_cleanup = delete_deadline, add_cleanup
+        self._diagnostics = diagnostics
 
     def create(self, spec: ChainSpec) -> Chain:
-        """Create the whole chain; its deletion is registered first, so even a half-made chain is removed."""
+        """Create the whole chain; its deletion is registered first, so even a half-made chain is removed. While it
+        exists, a failing check reports its machines and events."""
         name = self._names.new("capi")
         chain = Chain(name, self._namespace, tuple(manifests(name, self._namespace, spec, self._names.labels)))
+        self._add_cleanup(self._diagnostics.watch(f"Cluster API chain {name}", lambda: self.report(chain)))
         self._add_cleanup(lambda: self.delete(chain))
         for obj in chain.objects:
             self._kube.create_custom_object(*KINDS[obj["kind"]], obj)
@@ -63,6 +67,20 @@ class CapiChains:
         data = self._kube.secret_data(chain.namespace, f"{chain.name}-kubeconfig")
         assert "value" in data, f"Secret {chain.namespace}/{chain.name}-kubeconfig has no key value"
         return data["value"]
+
+    def report(self, chain: Chain) -> str:
+        """The chain's machines (phase, node, VM, condition) and the events about its objects."""
+        lines = [f"Machine {m['metadata']['name']}: phase {(m.get('status') or {}).get('phase', 'none')}, nodeRef "
+                 f"{((m.get('status') or {}).get('nodeRef') or {}).get('name', 'none')}"
+                 for m in self.cluster_machines(chain)]
+        lines += [f"ProxmoxMachine {m.name}: VMID {m.vmid} on {m.proxmox_node or '?'}, "
+                  f"{'ready' if m.ready else m.reason or 'no condition'} {m.failure}".rstrip()
+                  for m in self.machines(chain)]
+        events = [e for e in self._kube.list("v1", "Event", chain.namespace)
+                  if e["involvedObject"].get("name", "").startswith(chain.name)]
+        lines += [f"{e.get('type')} {e.get('reason')} {e['involvedObject'].get('kind')}/"
+                  f"{e['involvedObject'].get('name')}: {e.get('message', '')}" for e in events[-30:]]
+        return "\n".join(lines) or "no machines yet"
 
     def scale(self, chain: Chain, replicas: int) -> None:
         md = next(o for o in chain.objects if o["kind"] == "MachineDeployment")

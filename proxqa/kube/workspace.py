@@ -4,6 +4,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from proxqa.diagnostics import Diagnostics
 from proxqa.kube.client import KubeClient
 from proxqa.naming import Names
 from proxqa.waits import Deadline, wait_for
@@ -20,13 +21,16 @@ class Workspace:
     test that fails half way leaves nothing behind."""
 
     def __init__(self, kube: KubeClient, names: Names, *, delete_deadline: Deadline,
-                 add_cleanup: Callable[[Callable[[], None]], None]):
+                 add_cleanup: Callable[[Callable[[], None]], None], diagnostics: Diagnostics):
         self.kube, self.names = kube, names
         self._delete_deadline, self._add_cleanup = delete_deadline, add_cleanup
+        self._diagnostics = diagnostics
 
     def namespace(self, what: str, labels: dict[str, str] | None = None) -> str:
-        """A new namespace named after the run."""
+        """A new namespace named after the run; its pods and events are reported if the check fails."""
         name = self.names.new(what)
+        self._add_cleanup(self._diagnostics.watch(f"namespace {name} on the {self.kube.name}",
+                                                  lambda: namespace_report(self.kube, name)))
         self.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": labels or {}}})
         return name
 
@@ -97,3 +101,13 @@ def stuck(pod: dict) -> str | None:
             return f"{pod['metadata']['name']} {container['name']}: {waiting['reason']}: " \
                    f"{waiting.get('message', '')}".rstrip(": ")
     return None
+
+
+def namespace_report(kube: KubeClient, namespace: str, last_events: int = 30) -> str:
+    """The namespace's pods and its latest events, one line each."""
+    lines = [pod_summary(pod) for pod in kube.list("v1", "Pod", namespace)] or ["no pods"]
+    events = kube.list("v1", "Event", namespace)
+    events.sort(key=lambda e: e.get("lastTimestamp") or e.get("eventTime") or "")
+    lines += [f"{e.get('type')} {e.get('reason')} {e['involvedObject'].get('kind')}/{e['involvedObject'].get('name')}: "
+              f"{e.get('message', '')}" for e in events[-last_events:]]
+    return "\n".join(lines)
