@@ -6,6 +6,7 @@ import secrets
 from dataclasses import dataclass
 
 RUN_LABEL = "proxqa.io/run"
+WORKER_LABEL = "proxqa.io/worker"           # parallel runs: which xdist worker made it
 
 
 @dataclass(frozen=True)
@@ -15,7 +16,12 @@ class Names:
 
     @property
     def labels(self) -> dict[str, str]:
-        return {RUN_LABEL: self.label_value}
+        return {RUN_LABEL: self.label_value, WORKER_LABEL: self.worker}
+
+    @property
+    def prefix(self) -> str:
+        """What every name this worker makes starts with: qa-<run>-<worker>-."""
+        return f"qa-{self.label_value}-{self.worker}-"
 
     @property
     def label_value(self) -> str:
@@ -24,5 +30,5 @@ class Names:
 
     def new(self, what: str) -> str:
         """A fresh DNS-1123 name, unique per call: qa-<run>-<worker>-<what>-<rand>."""
-        name = f"qa-{self.label_value}-{self.worker}-{what}-{secrets.token_hex(3)}"
+        name = f"{self.prefix}{what}-{secrets.token_hex(3)}"
         return re.sub(r"[^a-z0-9-]", "-", name.lower())[:63].rstrip("-")

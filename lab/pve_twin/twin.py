@@ -294,6 +294,9 @@ class PveTwin(VmLifecycle, FakePve):
             errors = self.fault('pve-http-errors')
             if errors and errors[0] == path and random.random() < errors[1]:
                 response = error(500, 'Internal Server Error')
+            elif path and path.startswith((API + '/', EXTJS + '/')):
+                # A doubled prefix (a client appending /api2/json to a URL that has it): PVE knows no such method.
+                response = error(501, "Method '{0} {1}' not implemented".format(request.method, path))
             else:
                 response = await handler(request)
             status = response.status

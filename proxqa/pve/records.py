@@ -104,3 +104,7 @@ class VmConfig:
 
     def get(self, key: str, default: str | None = None) -> str | None:
         return self.values.get(key, default)
+
+    def cdrom_isos(self) -> list[str]:
+        """Volume IDs of the ISO images attached as CD-ROM drives (CAPMOX's cloud-init ISO among them)."""
+        return [value.split(",")[0] for value in self.values.values() if "media=cdrom" in value and ":iso/" in value]

@@ -21,7 +21,7 @@ def _cloud_init_iso(pve: PveClient, vmid: int) -> tuple[str, str]:
     """(node, volid) of the ISO image attached to the VM as a CD-ROM (CAPMOX's cloud-init ISO)."""
     node = _node_of(pve, vmid)
     config = pve.vm_config(node, vmid)
-    isos = [value.split(",")[0] for value in config.values.values() if "media=cdrom" in value and ":iso/" in value]
+    isos = config.cdrom_isos()
     assert isos, f"VM {vmid} has no ISO attached as CD-ROM; config: {config.values}"
     return node, isos[0]
 

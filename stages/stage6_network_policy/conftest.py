@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import pytest
 
+from proxqa import cozystack
 from proxqa.config import Settings
 from proxqa.kube import manifests
 from proxqa.kube.client import KubeClient
@@ -24,8 +25,6 @@ CLIENT_LABELS = {"role": "client"}
 # nginx's master starts as root, chowns its cache and switches to the nginx user: with every capability dropped
 # it exits at once, so a server gets back just these.
 SERVER_CAPABILITIES = ("CHOWN", "SETUID", "SETGID", "NET_BIND_SERVICE")
-TENANT_API = "apps.cozystack.io/v1alpha1"
-TENANT_PARENT = "tenant-root"           # a Tenant made here gets namespace tenant-<name>
 
 
 @dataclass(frozen=True)
@@ -84,34 +83,10 @@ class Traffic:
 
     def tenant(self, what: str) -> str:
         """A new CozyStack Tenant (isolated) in tenant-root; its namespace tenant-<name> once the Tenant is Ready."""
-        served = self.kube.served_resources(TENANT_API)
-        assert "tenants" in served, (f"the cluster does not serve CozyStack's Tenant kind ({TENANT_API}): "
-                                     f"{', '.join(sorted(served)) or 'the group/version is not served'}")
-        # Tenant names are lowercase alphanumerics (no dashes); they end up in many derived names, so keep them short
-        name = "qa" + what + self.space.names.new(what).rsplit("-", 1)[-1]
-        self.space.create({"apiVersion": TENANT_API, "kind": "Tenant",
-                           "metadata": {"name": name, "namespace": TENANT_PARENT}, "spec": {"isolated": True}})
-        namespace = f"tenant-{name}"
-
-        def state() -> tuple[dict, bool]:
-            """(the Tenant's Ready condition, whether its namespace exists)."""
-            tenant = self.kube.get(TENANT_API, "Tenant", name, TENANT_PARENT) or {}
-            ready_ = next((c for c in (tenant.get("status") or {}).get("conditions") or [] if c["type"] == "Ready"), {})
-            return ready_, self.kube.get("v1", "Namespace", namespace) is not None
-
-        def failed(seen: tuple[dict, bool]) -> str | None:
-            """InstallFailed, UpgradeFailed: Helm gave up on the tenant chart."""
-            condition = seen[0]
-            if condition.get("status") == "False" and condition.get("reason", "").endswith("Failed"):
-                return f"{condition['reason']}: {condition.get('message', '')}"
-            return None
-
-        wait_for(f"Tenant {TENANT_PARENT}/{name} Ready with namespace {namespace}", state,
-                 done=lambda seen: seen[0].get("status") == "True" and seen[1], failed=failed,
-                 deadline=self._deadline("tenant-ready"),
-                 show=lambda seen: f"Ready={seen[0].get('status', 'no condition')} {seen[0].get('reason', '')}, "
-                                   f"namespace {namespace} {'exists' if seen[1] else 'not there'}")
-        return namespace
+        cozystack.require_app_kind(self.kube, "Tenant")
+        name = cozystack.tenant_name(self.space.names, what)
+        self.space.create(cozystack.tenant(name))
+        return cozystack.wait_tenant(self.kube, name, self._deadline("tenant-ready"))
 
     def probe(self, namespace: str, script: str, labels: dict[str, str] = CLIENT_LABELS) -> ProbeResult:
         """One probe Job running script to its end."""

@@ -14,6 +14,12 @@ class FaultRow:
     expect: str                                 # a regular expression the check's failure message must match
     settings: dict[str, str] = field(default_factory=dict)   # extra settings (environment names) for the run
     options: dict[str, str] = field(default_factory=dict)    # extra `--set key=value` options (keys without env names)
+    also: tuple[str, ...] = ()                  # checks that must run first for the fault to show (same stage)
+
+    @property
+    def selection(self) -> str:
+        """The -k expression selecting the check (and those it needs run with it)."""
+        return " or ".join(f"test_{check.lower().replace('.', '_')}_" for check in (*self.also, self.check))
 
     @property
     def set_args(self) -> list[str]:
@@ -92,6 +98,18 @@ ROWS: tuple[FaultRow, ...] = (
              options={"waits.stage6/lb-address": "5"}),
     FaultRow("S7.1", "monitoring-operator-down", r"cozy-victoria-metrics-operator/victoria-metrics-operator: 0/1 "
              r"replicas available, .*victoria-metrics-operator-\S+: Running, operator CrashLoopBackOff"),
+    FaultRow("S8.1", "helmrelease-failed", r"Tenant tenant-root/\w+ Ready .*InstallFailed"),
+    FaultRow("S8.2", "clone-fails", r"Running with a Node: .*clone failed: copy failed"),
+    FaultRow("S8.2", "capmox-down", r"Running with a Node: not reached within 5 s .*Pending, nodeRef none",
+             options={"waits.stage8/kubernetes-ready": "5"}),
+    FaultRow("S8.2", "node-taint-stuck", r"readyReplicas == replicas == 1: not reached within 5 s .*0 of 1 ready",
+             options={"waits.stage8/kubernetes-ready": "5"}),
+    FaultRow("S8.4", "node-taint-stuck", r"new Node\(s\) \S+ Ready in the tenant cluster: not reached within 5 s",
+             options={"waits.stage8/node-ready": "5"}),
+    FaultRow("S8.8", "cni-agent-crashloop", r"pod cozy-cilium/cilium-\S+ cilium-agent: CrashLoopBackOff"),
+    FaultRow("S8.8", "dns-broken", r"pod kube-system/coredns-\S+ coredns: CrashLoopBackOff"),
+    FaultRow("S8.8", "capmox-down", r"pod cozy-cluster-api/capmox-controller-manager-\S+ manager: CrashLoopBackOff"),
+    FaultRow("S8.10", "capmox-iso-leak", r"remain: ISO \S+user-data-\d+\.iso", also=("S8.2",)),
     FaultRow("S7.2", "exporter-down", r"scrape targets not up: pve \S+: down \(.*connection refused"),
     FaultRow("S7.3", "exporter-down", r"no pve_up series: no Proxmox exporter is scraped; deploy prometheus-pve"),
     FaultRow("S7.3", "pve-node-offline=pve2", r"pve2: pve_up 0"),
@@ -117,7 +135,8 @@ def render_markdown() -> str:
              "| check | lab fault | extra settings | failure message matches |", "|---|---|---|---|"]
     for row in ROWS:
         extra = ", ".join([f"`{k}={v}`" for k, v in row.settings.items()]
-                          + [f"`--set {k}={v}`" for k, v in row.options.items()])
+                          + [f"`--set {k}={v}`" for k, v in row.options.items()]
+                          + [f"run after {check}" for check in row.also])
         fault = f"`{row.fault}`" if row.fault else "none (the lab's CSI plugin has no snapshots, as the real one)"
         lines.append(f"| {row.check} | {fault} | {extra} | `{row.expect.replace('|', '&#124;')}` |")
     return "\n".join(lines) + "\n"

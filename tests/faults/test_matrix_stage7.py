@@ -94,7 +94,7 @@ def test_check_fails_under_its_fault(row, stage7_lab, run_suite, set_fault):
     set_fault(row.fault)
 
     def run() -> dict:
-        _, summary = run_suite("-k", f"test_{row.check.lower().replace('.', '_')}_", *row.set_args,
+        _, summary = run_suite("-k", row.selection, *row.set_args,
                                settings=row.settings, lab_settings=stage7_lab.settings)
         return check_result(summary, row.check)
 
