@@ -9,4 +9,5 @@ pytest_plugins = (
     "fixtures.kube",
     "fixtures.capi",
     "fixtures.monitoring",
+    "fixtures.availability",
 )

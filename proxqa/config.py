@@ -78,16 +78,21 @@ _KEYS: tuple[tuple[str, str, str], ...] = (
     ("test.storage_class", "TEST_STORAGE_CLASS", "proxmox-data"),
     ("test.snapshot_class", "TEST_SNAPSHOT_CLASS", "proxmox-snapshots"),
     ("test.external_access", "TEST_EXTERNAL_ACCESS", "true"),
+    ("test.allow_destructive", "TEST_ALLOW_DESTRUCTIVE", "true"),
+    ("test.production", "TEST_PRODUCTION", "false"),
     ("kubernetes.kubeconfig", "KUBECONFIG", "~/.kube/config"),
     ("perf.vm_count", "PERF_VM_COUNT", "10"),
     ("perf.volume_size", "PERF_VOLUME_SIZE", "10Gi"),
     ("perf.test_duration", "PERF_TEST_DURATION", "5m"),
+    ("perf.clone_concurrency", "PERF_CLONE_CONCURRENCY", "4"),
+    ("perf.probe_interval", "PERF_PROBE_INTERVAL", "5s"),
     ("sla.api_latency", "SLA_API_LATENCY_SECONDS", "2.0"),
     ("sla.vm_create", "SLA_VM_CREATE_SECONDS", "300"),
     ("sla.volume_provision", "SLA_VOLUME_PROVISION_SECONDS", "30"),
     ("sla.pod_startup", "SLA_POD_STARTUP_SECONDS", "120"),
     ("sla.availability", "SLA_AVAILABILITY_PERCENT", "99.0"),
     ("sla.error_rate", "SLA_ERROR_RATE_PERCENT", "1.0"),
+    ("sla.recovery", "SLA_RECOVERY_SECONDS", "600"),
     ("limits.storage_usage_percent", "LIMIT_STORAGE_USAGE_PERCENT", "90"),
     ("limits.node_cpu_percent", "LIMIT_NODE_CPU_PERCENT", "80"),
     ("limits.node_memory_percent", "LIMIT_NODE_MEMORY_PERCENT", "85"),
@@ -129,9 +134,11 @@ DEFAULT_WAITS: dict[str, float] = {
     "default/fresh-metrics": 120.0, "default/vm-restarted": 600.0, "default/machine-failed": 300.0,
     "default/policy-applied": 60.0, "default/lb-address": 120.0, "default/volume-resized": 180.0,
     "default/tenant-ready": 300.0, "default/logs-ingested": 120.0, "default/kubernetes-ready": 900.0,
+    "default/recovery": 900.0,
 }
 # A wait that times an SLA step must outlast the SLA, so a breach is measured rather than cut off.
-_SLA_OF_WAIT = {"vm-ready": "sla.vm_create", "pvc-bound": "sla.volume_provision", "pod-running": "sla.pod_startup"}
+_SLA_OF_WAIT = {"vm-ready": "sla.vm_create", "pvc-bound": "sla.volume_provision", "pod-running": "sla.pod_startup",
+                "recovery": "sla.recovery"}
 _WAIT_KEY = re.compile(r"[a-z0-9][a-z0-9_-]*/[a-z0-9][a-z0-9_-]*")
 _WAIT_EXAMPLE = ("waits.stage5/pvc-bound", "90")
 
@@ -427,6 +434,8 @@ class ResourceSettings(_Frozen):
     storage_class: _Text | None = None                  # default: the StorageClass of the Proxmox CSI driver
     snapshot_class: _Text | None = None                 # S5.6 runs only when a VolumeSnapshotClass is named
     external_access: _Bool = False                      # S6.6: LoadBalancer Services get addresses here
+    allow_destructive: _Bool = False                    # S8.6 runs only with this and --destructive
+    production: _Bool = False                           # refuses destructive checks outright
 
 
 class KubernetesSettings(_Frozen):
@@ -437,6 +446,8 @@ class PerfSettings(_Frozen):
     vm_count: Annotated[int, _whole(1)] = 10
     volume_size: _Quantity = "10Gi"
     test_duration: _Duration = 300.0
+    clone_concurrency: Annotated[int, _whole(1)] = 4     # S8.5: VMs cloning at once (storage locks time out)
+    probe_interval: _Duration = 5.0                     # S8.9: seconds between availability probes
 
 
 class SlaSettings(_Frozen):
@@ -446,6 +457,7 @@ class SlaSettings(_Frozen):
     pod_startup: _Seconds = 120.0
     availability: _Percent = 99.0
     error_rate: _Percent = 1.0
+    recovery: _Seconds = 600.0
 
 
 class LimitSettings(_Frozen):

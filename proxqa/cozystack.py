@@ -113,12 +113,14 @@ class NodeSize:
 
 def kubernetes_app(name: str, namespace: str, workers: ProxmoxWorkers, size: NodeSize, replicas: int,
                    max_replicas: int) -> dict:
-    """A Kubernetes app on the proxmox substrate with one node group of `replicas` workers."""
+    """A Kubernetes app on the proxmox substrate with one node group of `replicas` workers. Its MachineHealthCheck
+    may remediate every machine: under the chart's default maxUnhealthy (50 %) a failed worker of a group of one
+    would never be replaced."""
     group = {"minReplicas": replicas, "maxReplicas": max_replicas, "ephemeralStorage": f"{size.disk_gib}Gi",
              "resources": {"cpu": str(size.cores), "memory": f"{size.memory_mib}Mi"}, "roles": ["ingress-nginx"]}
     return {"apiVersion": APPS_API, "kind": "Kubernetes", "metadata": {"name": name, "namespace": namespace},
             "spec": {"substrate": "proxmox", "controlPlane": {"replicas": 1}, "nodeGroups": {NODE_GROUP: group},
-                     "proxmox": workers.values()}}
+                     "nodeHealthCheck": {"maxUnhealthy": "100%"}, "proxmox": workers.values()}}
 
 
 def scale_node_group(kube: KubeClient, name: str, namespace: str, replicas: int) -> None:

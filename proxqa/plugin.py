@@ -88,6 +88,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--target", choices=("lab", "live"), help="lab (default without PROXMOX_HOST) or live")
     group.addoption("--stage", dest="proxqa_stages", metavar="N[,N...]", help="run only these stages, e.g. 1,2")
     group.addoption("--read-only", action="store_true", help="skip every check that would change something")
+    group.addoption("--destructive", action="store_true",
+                    help="run destructive checks (S8.6); the profile must also set test.allow_destructive")
     group.addoption("--lab-fault", action="append", default=[], metavar="NAME[=VALUE]",
                     help="start the embedded lab with this fault (repeatable)")
     group.addoption("--run-id", help="name of this run (default: timestamp and random suffix)")
@@ -156,7 +158,6 @@ def pytest_configure(config: pytest.Config) -> None:
     workerinput = getattr(config, "workerinput", {})
     if getattr(config.option, "dist", "no") == "load":
         config.option.dist = "loadgroup"    # one stage per worker, in catalogue order: gating sees its prerequisites
-    open("/tmp/debugdist", "a").write(f"{workerinput.get('proxqa_loadgroup')} {getattr(config.option, 'dist', None)} {getattr(config.option, 'loadgroup', None)}\n")
     if workerinput.get("proxqa_loadgroup"):
         config.option.loadgroup = True      # workers parse the command line again, which does not say loadgroup
     cli, profile = _cli_settings(config), config.getoption("profile")

@@ -72,11 +72,19 @@ class PveClient:
 
     def post(self, path: str, **params: Any) -> Any:
         """POST to an API path; the data member of the answer (a task's UPID for most actions)."""
+        return self._act("POST", path, params)
+
+    def delete(self, path: str, **params: Any) -> Any:
+        """DELETE an API path; the data member of the answer (a task's UPID for most removals)."""
+        return self._act("DELETE", path, params)
+
+    def _act(self, method: str, path: str, params: dict[str, Any]) -> Any:
+        """Never retried: an action whose answer was lost may have happened."""
         def call() -> Any:
             if self._api is None:
                 self._api = self._connect()
-            return self._api(path).post(**params)
-        return pve_call(call, method="POST", path="/" + path, secrets=self._secrets, retries=0)
+            return getattr(self._api(path), method.lower())(**params)
+        return pve_call(call, method=method, path="/" + path, secrets=self._secrets, retries=0)
 
     # ------------------------------------------------------------ cluster
 
@@ -137,6 +145,11 @@ class PveClient:
     def stop_vm(self, node: str, vmid: int) -> str:
         """Stop the VM at once (as a power cut would); the task's UPID."""
         return str(self.post(f"nodes/{node}/qemu/{vmid}/status/stop"))
+
+    def destroy_vm(self, node: str, vmid: int) -> str:
+        """Destroy a stopped VM with all its disks, and drop it from backup jobs, replication and HA (purge);
+        the task's UPID."""
+        return str(self.delete(f"nodes/{node}/qemu/{vmid}", purge=1, **{"destroy-unreferenced-disks": 1}))
 
     def storage_volumes(self, node: str, storage: str, content: str) -> dict[str, int]:
         """Volume ID -> size in bytes, for one content type (iso, images, ...) on a storage of a node."""
