@@ -134,6 +134,7 @@ DEFAULT_WAITS: dict[str, float] = {
     "default/fresh-metrics": 120.0, "default/vm-restarted": 600.0, "default/machine-failed": 300.0,
     "default/policy-applied": 60.0, "default/lb-address": 120.0, "default/volume-resized": 180.0,
     "default/tenant-ready": 300.0, "default/logs-ingested": 120.0, "default/kubernetes-ready": 900.0,
+    "default/workloads-ready": 600.0,
     "default/recovery": 900.0,
 }
 # A wait that times an SLA step must outlast the SLA, so a breach is measured rather than cut off.
