@@ -1,5 +1,6 @@
 """The Proxmox CSI plugin's node side and attachments, with what the cloud controller manager and the kubelet do
-for it, in the management cluster. Provisioning, binding, expansion and deletion are in csi_volumes.py.
+for it, in the management cluster and in the tenant cluster (one ProxmoxCsi each). Provisioning, binding, expansion
+and deletion are in csi_volumes.py.
 
 * ProxmoxCsi: what the plugin's controllers share: the Proxmox API with the plugin's token, the Proxmox facts
   (csi_seed.discover), the readiness of the plugin's pods, the faults, volume data and retries.
@@ -94,8 +95,8 @@ def handle_of(pv):
 class ProxmoxCsi(object):
     """The plugin's shared state; images (ImageRegistry) and volumes (VolumeData) are the cluster's."""
 
-    def __init__(self, mgmt, pve, token, faults, timing, images, volumes):
-        self.mgmt = mgmt
+    def __init__(self, store, pve, token, faults, timing, images, volumes):
+        self.store = store
         self.pve = pve
         self._token = token
         self.faults = faults
@@ -105,8 +106,8 @@ class ProxmoxCsi(object):
         self.facts = None
         self.instance = str(uuid.uuid4())
         self.identity = '{0}-{1}-{2}'.format(int(time.time() * 1000), random.randrange(10000), DRIVER)
-        self._pods = mgmt.kind(*POD)
-        self._nodes = mgmt.kind(*NODE)
+        self._pods = store.kind(*POD)
+        self._nodes = store.kind(*NODE)
         self._failures = {}
 
     async def learn(self):
@@ -120,14 +121,14 @@ class ProxmoxCsi(object):
                     log.warning('cannot read the Proxmox facts yet (retrying): %s', err)
                     last_error = str(err)
                 await asyncio.sleep(self.timing.poll(DISCOVERY_RETRY, floor=2.0))
-        configure(self.mgmt, self.facts, self.pve.url, self._token.token_id, self._token.token_secret)
+        configure(self.store, self.facts, self.pve.url, self._token.token_id, self._token.token_secret)
         log.info('Proxmox facts: region %s, storage %s, management VMs %s', self.facts.region, self.facts.storage,
                  dict((name, vm.vmid) for name, vm in self.facts.vms.items()))
 
     # ------------------------------------------------------------------ the plugin's pods
 
     def plugin_pods(self, component, node=None):
-        return self.mgmt.list(self._pods, NAMESPACE, labels=selector_text(selector(component)),
+        return self.store.list(self._pods, NAMESPACE, labels=selector_text(selector(component)),
                               fields='spec.nodeName=' + node if node else '')[0]
 
     def controller_pod(self):
@@ -156,12 +157,18 @@ class ProxmoxCsi(object):
     # ------------------------------------------------------------------ Proxmox
 
     async def vm_of(self, node_name):
-        """(Proxmox node, vmid) of a Kubernetes Node's VM: the VMID of its providerID, else the VM named like it."""
-        node = find(self.mgmt, self._nodes, node_name)
-        provider = ((node or {}).get('spec') or {}).get('providerID') or ''
-        vmid = int(provider.rsplit('/', 1)[1]) if provider.startswith(PROVIDER_PREFIX) else None
+        """(Proxmox node, vmid) of a Kubernetes Node's VM: the VMID of the CCM's providerID
+        (`proxmox://<region>/<vmid>`), else the VM named like the Node on its zone (a CAPMOX machine's providerID is
+        `proxmox://<uuid>`)."""
+        node = find(self.store, self._nodes, node_name) or {'metadata': {}}
+        provider = (node.get('spec') or {}).get('providerID') or ''
+        path = provider[len(PROVIDER_PREFIX):] if provider.startswith(PROVIDER_PREFIX) else ''
+        vmid = int(path.rsplit('/', 1)[1]) if '/' in path else None
+        zone = (node['metadata'].get('labels') or {}).get(ZONE_LABEL)
         for item in await self.pve.get('/cluster/resources', type='vm'):
-            if item.get('type') == 'qemu' and (item['vmid'] == vmid if vmid else item.get('name') == node_name):
+            if item.get('type') != 'qemu':
+                continue
+            if (item['vmid'] == vmid) if vmid else (item.get('name') == node_name and zone in (None, item['node'])):
                 return item['node'], item['vmid']
         raise DriverError('Internal', 'vm "{0}" not found'.format(vmid or node_name))
 
@@ -194,7 +201,7 @@ class ProxmoxCsi(object):
             for component in ('controller', 'node'):      # recreated by their controllers, pulling again
                 for pod in self.plugin_pods(component):
                     if not deleting(pod):
-                        self.mgmt.delete(self._pods, pod['metadata']['name'], NAMESPACE)
+                        self.store.delete(self._pods, pod['metadata']['name'], NAMESPACE)
 
 
 class TopologyLabeller(object):
@@ -206,10 +213,10 @@ class TopologyLabeller(object):
     def __init__(self, csi):
         self.csi = csi
         self.related = []
-        self._nodes = csi.mgmt.kind(*NODE)
+        self._nodes = csi.store.kind(*NODE)
 
     async def reconcile(self, key):
-        node = find(self.csi.mgmt, self._nodes, key[1])
+        node = find(self.csi.store, self._nodes, key[1])
         facts = self.csi.facts
         if node is None:
             return None
@@ -228,7 +235,7 @@ class TopologyLabeller(object):
         if not (node.get('spec') or {}).get('providerID'):     # immutable once set
             patch['spec'] = {'providerID': '{0}{1}/{2}'.format(PROVIDER_PREFIX, facts.region, vm.vmid)}
         if patch:
-            self.csi.mgmt.patch(self._nodes, key[1], patch, 'merge')
+            self.csi.store.patch(self._nodes, key[1], patch, 'merge')
         return None
 
 
@@ -240,9 +247,9 @@ class CsiNodeRegistrar(object):
 
     def __init__(self, csi):
         self.csi = csi
-        self._nodes = csi.mgmt.kind(*NODE)
-        self._csi_nodes = csi.mgmt.kind(*CSI_NODE)
-        self.related = [(csi.mgmt, POD, self._node_of_plugin)]
+        self._nodes = csi.store.kind(*NODE)
+        self._csi_nodes = csi.store.kind(*CSI_NODE)
+        self.related = [(csi.store, POD, self._node_of_plugin)]
 
     @staticmethod
     def _node_of_plugin(pod):
@@ -250,7 +257,7 @@ class CsiNodeRegistrar(object):
         return [('', node)] if node and pod['metadata'].get('namespace') == NAMESPACE else []
 
     async def reconcile(self, key):
-        store, name = self.csi.mgmt, key[1]
+        store, name = self.csi.store, key[1]
         node = find(store, self._nodes, name)
         if node is None:
             return None
@@ -276,7 +283,7 @@ class Attacher(object):
 
     def __init__(self, csi):
         self.csi = csi
-        store = csi.mgmt
+        store = csi.store
         self._attachments = store.kind(*ATTACHMENT)
         self._volumes = store.kind(*VOLUME)
         self._claims = store.kind(*CLAIM)
@@ -306,7 +313,7 @@ class Attacher(object):
         if not claim['spec'].get('volumeName'):
             return []
         namespace, name = claim['metadata']['namespace'], claim['metadata']['name']
-        return [key for pod in self.csi.mgmt.list(self._pods, namespace)[0]
+        return [key for pod in self.csi.store.list(self._pods, namespace)[0]
                 if name in [claim_name for _volume, claim_name in claim_names(pod)]
                 for key in self._attachments_of_pod(pod)]
 
@@ -316,27 +323,27 @@ class Attacher(object):
         return [('', name) for name, (pv, _node) in list(self._pairs.items()) if pv == volume]
 
     def _known(self):
-        return set(self._pairs) | set(item['metadata']['name'] for item in self.csi.mgmt.list(self._attachments)[0]
+        return set(self._pairs) | set(item['metadata']['name'] for item in self.csi.store.list(self._attachments)[0]
                                       if item['spec'].get('attacher') == DRIVER)
 
     def _volume_of_claim(self, namespace, claim_name):
-        claim = find(self.csi.mgmt, self._claims, claim_name, namespace)
+        claim = find(self.csi.store, self._claims, claim_name, namespace)
         name = ((claim or {}).get('spec') or {}).get('volumeName')
-        return find(self.csi.mgmt, self._volumes, name) if name else None
+        return find(self.csi.store, self._volumes, name) if name else None
 
     def _users(self, pv, node):
         """The active pods on node that use the PV's claim."""
         claim = pv['spec'].get('claimRef') or {}
         if not claim.get('name'):
             return []
-        return [pod for pod in self.csi.mgmt.list(self._pods, claim.get('namespace'), fields='spec.nodeName=' + node)[0]
+        return [pod for pod in self.csi.store.list(self._pods, claim.get('namespace'), fields='spec.nodeName=' + node)[0]
                 if active(pod) and claim['name'] in [name for _volume, name in claim_names(pod)]]
 
     # ------------------------------------------------------------------ attach/detach controller
 
     async def reconcile(self, key):
         name = key[1]
-        store = self.csi.mgmt
+        store = self.csi.store
         attachment = find(store, self._attachments, name)
         if attachment is not None and attachment['spec'].get('attacher') != DRIVER:
             return None
@@ -371,7 +378,7 @@ class Attacher(object):
         if set(pv['spec'].get('accessModes') or ()) & {'ReadWriteMany', 'ReadOnlyMany'}:
             return False
         return any(item['spec']['source'].get('persistentVolumeName') == pv['metadata']['name']
-                   and item['spec'].get('nodeName') != node for item in self.csi.mgmt.list(self._attachments)[0])
+                   and item['spec'].get('nodeName') != node for item in self.csi.store.list(self._attachments)[0])
 
     # ------------------------------------------------------------------ external-attacher
 
@@ -382,7 +389,7 @@ class Attacher(object):
             return await self._detach(attachment, pv)
         if (attachment.get('status') or {}).get('attached'):
             return None
-        store, name = self.csi.mgmt, attachment['metadata']['name']
+        store, name = self.csi.store, attachment['metadata']['name']
         add_finalizer(store, self._attachments, attachment, ATTACHER_FINALIZER)
         if pv is not None:
             add_finalizer(store, self._volumes, pv, ATTACHER_FINALIZER)
@@ -426,7 +433,7 @@ class Attacher(object):
 
     async def _detach(self, attachment, pv):
         """ControllerUnpublishVolume, then the finalizers go (the PV's once no attachment of it is left)."""
-        store, name = self.csi.mgmt, attachment['metadata']['name']
+        store, name = self.csi.store, attachment['metadata']['name']
         handle = handle_of(pv) if pv is not None else None
         if handle and (attachment.get('status') or {}).get('attached'):
             await asyncio.sleep(self.csi.timing.delay(ATTACH_SECONDS))

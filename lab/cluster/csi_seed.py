@@ -1,5 +1,5 @@
-"""The Proxmox CSI plugin as CozyStack installs it into the management cluster (its Helm chart's names), and the
-Proxmox facts it and the cloud controller manager work from.
+"""The Proxmox CSI plugin as CozyStack installs it into the management cluster and into tenant clusters on Proxmox
+(its Helm chart's names), and the Proxmox facts it and the cloud controller manager work from.
 
 Chart proxmox-csi-plugin (release `proxmox-csi-plugin`, namespace `csi-proxmox`): CSIDriver
 `csi.proxmox.sinextra.dev`, Deployment `proxmox-csi-plugin-controller` (the plugin with the attacher, provisioner,
@@ -94,8 +94,9 @@ def selector(component):
     return dict(SELECTOR, **{'app.kubernetes.io/component': component})
 
 
-def install(store):
-    """What the chart installs that needs no Proxmox facts."""
+def install(store, on_control_plane=True):
+    """What the chart installs that needs no Proxmox facts. A tenant cluster's control plane is Kamaji's, without
+    Nodes: there the controller runs on the workers (on_control_plane False)."""
     store.create(store.kind('v1', 'Namespace'), {'metadata': {'name': NAMESPACE, 'labels': {
         'pod-security.kubernetes.io/enforce': 'privileged', 'pod-security.kubernetes.io/audit': 'baseline',
         'pod-security.kubernetes.io/warn': 'baseline'}}})
@@ -107,7 +108,7 @@ def install(store):
         'spec': {'attachRequired': True, 'podInfoOnMount': True, 'storageCapacity': True,
                  'volumeLifecycleModes': ['Persistent'], 'fsGroupPolicy': 'ReadWriteOnceWithFSType',
                  'requiresRepublish': False, 'seLinuxMount': False}})
-    store.create(store.kind('apps/v1', 'Deployment'), controller_deployment())
+    store.create(store.kind('apps/v1', 'Deployment'), controller_deployment(on_control_plane))
     store.create(store.kind('apps/v1', 'DaemonSet'), node_daemonset())
 
 
@@ -141,7 +142,7 @@ def _field_env(name, path):
     return {'name': name, 'valueFrom': {'fieldRef': {'fieldPath': path}}}
 
 
-def controller_deployment():
+def controller_deployment(on_control_plane=True):
     socket = [('socket-dir', '/csi')]
     sidecar = ['--timeout=3m', '--leader-election', '--default-fstype=ext4']
     containers = [
@@ -165,11 +166,12 @@ def controller_deployment():
                  'containers': containers,
                  'volumes': [{'name': 'socket-dir', 'emptyDir': {}},
                              {'name': 'cloud-config', 'secret': {'secretName': CONFIG_SECRET}}],
-                 'nodeSelector': {CONTROL_PLANE: ''},
-                 'tolerations': [{'key': CONTROL_PLANE, 'effect': 'NoSchedule'}],
                  'topologySpreadConstraints': [{'maxSkew': 1, 'topologyKey': 'kubernetes.io/hostname',
                                                 'whenUnsatisfiable': 'DoNotSchedule',
                                                 'labelSelector': {'matchLabels': selector('controller')}}]}}
+    if on_control_plane:
+        template['spec'].update(nodeSelector={CONTROL_PLANE: ''},
+                                tolerations=[{'key': CONTROL_PLANE, 'effect': 'NoSchedule'}])
     return {'metadata': {'name': CONTROLLER, 'namespace': NAMESPACE, 'labels': chart_labels()},
             'spec': {'replicas': 1, 'strategy': {'type': 'RollingUpdate', 'rollingUpdate': {'maxUnavailable': 1}},
                      'selector': {'matchLabels': selector('controller')}, 'template': template}}

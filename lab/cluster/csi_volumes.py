@@ -1,4 +1,4 @@
-"""The Proxmox CSI plugin's volumes in the management cluster: what the PV controller, the pvc-protection
+"""The Proxmox CSI plugin's volumes in either cluster: what the PV controller, the pvc-protection
 controller, the external-provisioner and the external-resizer (with the plugin's controller calls to Proxmox) and
 the kubelet's node expansion do with claims of StorageClasses whose provisioner is this driver.
 
@@ -85,7 +85,7 @@ class ClaimReconciler(object):
 
     def __init__(self, csi):
         self.csi = csi
-        store = csi.mgmt
+        store = csi.store
         self._claims = store.kind(*CLAIM)
         self._volumes = store.kind(*VOLUME)
         self._classes = store.kind(*STORAGE_CLASS)
@@ -101,19 +101,19 @@ class ClaimReconciler(object):
 
     def _all_claims(self, _obj=None):
         return [(item['metadata']['namespace'], item['metadata']['name'])
-                for item in self.csi.mgmt.list(self._claims)[0]]
+                for item in self.csi.store.list(self._claims)[0]]
 
     def _users(self, pvc):
         namespace, name = pvc['metadata']['namespace'], pvc['metadata']['name']
-        return [pod for pod in self.csi.mgmt.list(self._pods, namespace)[0]
+        return [pod for pod in self.csi.store.list(self._pods, namespace)[0]
                 if active(pod) and name in [claim for _volume, claim in claim_names(pod)]]
 
     def _class_of(self, pvc):
         name = pvc['spec'].get('storageClassName')
-        return find(self.csi.mgmt, self._classes, name) if name else None
+        return find(self.csi.store, self._classes, name) if name else None
 
     async def reconcile(self, key):
-        store = self.csi.mgmt
+        store = self.csi.store
         pvc = find(store, self._claims, key[1], key[0])
         if pvc is None:
             return None
@@ -148,7 +148,7 @@ class ClaimReconciler(object):
     # ------------------------------------------------------------------ provisioning
 
     async def _provision(self, pvc, storage_class, pod):
-        store, meta = self.csi.mgmt, pvc['metadata']
+        store, meta = self.csi.store, pvc['metadata']
         what = ('provision', meta['uid'])
         events.record(store, pvc, 'Normal', 'Provisioning', 'External provisioner is provisioning volume for claim '
                       '"{0}/{1}"'.format(meta['namespace'], meta['name']), self.csi.source(pod))
@@ -193,7 +193,7 @@ class ClaimReconciler(object):
     def _topology(self, pvc):
         """(region, zone) of the selected node, as the external-provisioner asks for them."""
         name = (pvc['metadata'].get('annotations') or {}).get(SELECTED_NODE)
-        node = find(self.csi.mgmt, self._nodes, name) if name else None
+        node = find(self.csi.store, self._nodes, name) if name else None
         if node is None:
             raise ProvisionerError('failed to get target node: node "{0}" not found'.format(name))
         labels = node['metadata'].get('labels') or {}
@@ -233,7 +233,7 @@ class ClaimReconciler(object):
 
     def _bind(self, pvc, pv):
         """The PV controller binds a claim to the PV made (or pre-bound) for it."""
-        store, meta = self.csi.mgmt, pvc['metadata']
+        store, meta = self.csi.store, pvc['metadata']
         if (pv['spec'].get('claimRef') or {}).get('uid') != meta['uid']:
             return
         if (pv.get('status') or {}).get('phase') != 'Bound':
@@ -245,7 +245,7 @@ class ClaimReconciler(object):
                                                 'capacity': dict(pv['spec']['capacity'])})
 
     async def _bound(self, pvc, storage_class):
-        store = self.csi.mgmt
+        store = self.csi.store
         pv = find(store, self._volumes, pvc['spec']['volumeName'])
         phase = (pvc.get('status') or {}).get('phase')
         if pv is None:
@@ -274,7 +274,7 @@ class ClaimReconciler(object):
 
     async def _controller_expand(self, pvc, pv, gib):
         """The external-resizer: ControllerExpandVolume, then the PV's capacity; the claim waits for the node."""
-        store, name = self.csi.mgmt, pv['metadata']['name']
+        store, name = self.csi.store, pv['metadata']['name']
         what = ('resize', pvc['metadata']['uid'])
         events.record(store, pvc, 'Normal', 'Resizing', 'External resizer is resizing volume ' + name, RESIZER)
         conditions = (pvc.get('status') or {}).get('conditions')
@@ -325,7 +325,7 @@ class ClaimReconciler(object):
         node = next((name for name in nodes if self.csi.node_plugin_ready(name)), None)
         if node is None:
             return
-        store = self.csi.mgmt
+        store = self.csi.store
         patch_status(store, self._claims, pvc, {'capacity': dict(pv['spec']['capacity']), 'conditions': without(
             (pvc.get('status') or {}).get('conditions'), 'FileSystemResizePending', 'Resizing')})
         events.record(store, pvc, 'Normal', 'FileSystemResizeSuccessful', 'MountVolume.NodeExpandVolume succeeded for '
@@ -340,7 +340,7 @@ class VolumeReleaser(object):
 
     def __init__(self, csi):
         self.csi = csi
-        store = csi.mgmt
+        store = csi.store
         self._volumes = store.kind(*VOLUME)
         self._claims = store.kind(*CLAIM)
         self._attachments = store.kind(*ATTACHMENT)
@@ -360,10 +360,10 @@ class VolumeReleaser(object):
     def _all_when_plugin(self, pod):
         if pod['metadata'].get('namespace') != NAMESPACE:
             return []
-        return [('', item['metadata']['name']) for item in self.csi.mgmt.list(self._volumes)[0] if handle_of(item)]
+        return [('', item['metadata']['name']) for item in self.csi.store.list(self._volumes)[0] if handle_of(item)]
 
     async def reconcile(self, key):
-        store = self.csi.mgmt
+        store = self.csi.store
         pv = find(store, self._volumes, key[1])
         if pv is None or handle_of(pv) is None:
             return None
@@ -383,7 +383,7 @@ class VolumeReleaser(object):
 
     async def _delete(self, pv):
         """DeleteVolume once nothing holds the disk, then the PV goes."""
-        store, name = self.csi.mgmt, pv['metadata']['name']
+        store, name = self.csi.store, pv['metadata']['name']
         pod = self.csi.controller_pod()
         if pod is None or any(item['spec']['source'].get('persistentVolumeName') == name
                               for item in store.list(self._attachments)[0]):

@@ -109,6 +109,8 @@ class ClusterLab(object):
         self._kubelet_token = kubelet_token
         self._csi_token = csi_token or capmox
         self.csi = None                   # the Proxmox CSI plugin (csi.ProxmoxCsi) of the management cluster
+        self.tenant_csi = None            # and the one CozyStack installs into the tenant cluster
+        self._tenant_manager = None       # the tenant plugin's controllers
         self.faults = Faults()
         self.mgmt = Store()
         self.tenant = Store()
@@ -131,6 +133,7 @@ class ClusterLab(object):
                                       self._capmox_token.token_secret)
         seed_cozystack(self.mgmt)
         install_csi(self.mgmt)
+        install_csi(self.tenant, on_control_plane=False)
         for name, store, port in (('mgmt', self.mgmt, options.mgmt_port), ('tenant', self.tenant, options.tenant_port)):
             self.servers[name] = KubeServer(store, options.host, port, str(options.state_dir), name)
             await self.servers[name].start()
@@ -144,9 +147,10 @@ class ClusterLab(object):
             manager.start(store)
             self._world_managers.append((world, manager))
         capmox = Capmox(self.mgmt, self._session, self.faults, timing)
-        self.csi = ProxmoxCsi(self.mgmt, PveClient(self._session, options.pve_url, self._csi_token.token_id,
-                                                   self._csi_token.token_secret),
-                              self._csi_token, self.faults, timing, self.worlds['mgmt'].images, self.volumes)
+        csi_api = PveClient(self._session, options.pve_url, self._csi_token.token_id, self._csi_token.token_secret)
+        self.csi, self.tenant_csi = (ProxmoxCsi(store, csi_api, self._csi_token, self.faults, timing,
+                                                self.worlds[name].images, self.volumes)
+                                     for name, store in (('mgmt', self.mgmt), ('tenant', self.tenant)))
         kubelet_api = PveClient(self._session, options.pve_url, self._kubelet_token.token_id,
                                 self._kubelet_token.token_secret)
         cluster = ClusterReconciler(self.mgmt, self.servers['tenant'].kubeconfig_text)
@@ -162,7 +166,11 @@ class ClusterLab(object):
             TopologyLabeller(self.csi), CsiNodeRegistrar(self.csi), Attacher(self.csi), ClaimReconciler(self.csi),
             VolumeReleaser(self.csi)])
         self._manager.start(self.mgmt)
+        self._tenant_manager = Manager([CsiNodeRegistrar(self.tenant_csi), Attacher(self.tenant_csi),
+                                        ClaimReconciler(self.tenant_csi), VolumeReleaser(self.tenant_csi)])
+        self._tenant_manager.start(self.tenant)
         self._spawn(self.csi.learn())
+        self._spawn(self.tenant_csi.learn())
         if options.logs_url:
             shipper = LogShipper(options.logs_url)
             self.worlds['mgmt'].runtime.ship_log = shipper.ship
@@ -183,6 +191,7 @@ class ClusterLab(object):
         log.info('fault %s: %s', 'set' if active else 'cleared', name)
         self._cozystack.apply_fault(name, active)
         self.csi.apply_fault(name, active)
+        self.tenant_csi.apply_fault(name, active)
         if name in ('capmox-down', 'capi-operator-down'):
             (self.system.crash_loop if active else self.system.recover)(
                 CAPMOX if name == 'capmox-down' else CAPI_OPERATOR)
@@ -201,6 +210,7 @@ class ClusterLab(object):
             world.apply_fault(name, active)
             manager.resync(world.store)
         self._manager.resync(self.mgmt)
+        self._tenant_manager.resync(self.tenant)
 
     def _remove_ipam(self):
         kind = self.mgmt.kind('apiextensions.k8s.io/v1', 'CustomResourceDefinition')
@@ -227,8 +237,9 @@ class ClusterLab(object):
             task.cancel()
         if self._control is not None:
             await self._control.cleanup()
-        if self._manager is not None:
-            await self._manager.stop()
+        for manager in (self._manager, self._tenant_manager):
+            if manager is not None:
+                await manager.stop()
         for world, manager in self._world_managers:
             await manager.stop()
             world.runtime.stop()

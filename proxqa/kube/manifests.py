@@ -28,9 +28,11 @@ def pod(name: str, namespace: str, image: str, *, labels: dict[str, str] | None 
 
 
 def probe_job(name: str, namespace: str, image: str, script: str, *, labels: dict[str, str] | None = None,
-              node: str | None = None, claims: dict[str, str] | None = None) -> dict:
+              node: str | None = None, claims: dict[str, str] | None = None,
+              capabilities: tuple[str, ...] = ()) -> dict:
     """A Job running `sh -c script` once (no retries): its exit status is the verdict, its log the evidence."""
-    template = pod(name, namespace, image, labels=labels, node=node, command=["sh", "-c", script], claims=claims)
+    template = pod(name, namespace, image, labels=labels, node=node, command=["sh", "-c", script], claims=claims,
+                   capabilities=capabilities)
     template["spec"]["restartPolicy"] = "Never"
     return {"apiVersion": "batch/v1", "kind": "Job",
             "metadata": {"name": name, "namespace": namespace, "labels": dict(labels or {})},
@@ -54,3 +56,22 @@ def service(name: str, namespace: str, selector: dict[str, str], port: int, *, s
     return {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": namespace},
             "spec": {"type": service_type, "selector": dict(selector),
                      "ports": [{"name": f"tcp-{port}", "port": port, "targetPort": port, "protocol": "TCP"}]}}
+
+
+def stateful_set(name: str, namespace: str, image: str, *, storage_class: str, size: str, mount_path: str,
+                 port: int, env: list[dict] | None = None) -> dict:
+    """A StatefulSet of one replica running the image as it is (its own user and capabilities: nginx, redis and
+    postgres set up their data directories as root), with volumeClaimTemplate `data` (ReadWriteOnce) at
+    mount_path; its pod is `<name>-0`, its claim `data-<name>-0`."""
+    labels = {"app.kubernetes.io/name": name}
+    container: dict = {"name": "main", "image": image, "ports": [{"containerPort": port, "protocol": "TCP"}],
+                       "volumeMounts": [{"name": "data", "mountPath": mount_path}]}
+    if env:
+        container["env"] = env
+    return {"apiVersion": "apps/v1", "kind": "StatefulSet",
+            "metadata": {"name": name, "namespace": namespace, "labels": dict(labels)},
+            "spec": {"replicas": 1, "serviceName": name, "selector": {"matchLabels": dict(labels)},
+                     "template": {"metadata": {"labels": dict(labels)},
+                                  "spec": {"containers": [container], "terminationGracePeriodSeconds": 10}},
+                     "volumeClaimTemplates": [{"metadata": {"name": "data"},
+                                               "spec": claim("data", namespace, storage_class, size)["spec"]}]}}

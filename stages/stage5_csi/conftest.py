@@ -14,11 +14,11 @@ import pytest
 from proxqa.config import Settings
 from proxqa.kube import manifests
 from proxqa.kube.client import KubeClient
+from proxqa.kube.storage_classes import DRIVER, proxmox_storage_class
 from proxqa.kube.workspace import Workspace, pod_summary
 from proxqa.pve.client import PveClient
 from proxqa.waits import Deadline, wait_for
 
-DRIVER = "csi.proxmox.sinextra.dev"
 CONTROLLER = "proxmox-csi-plugin-controller"
 NODE_PLUGIN = "proxmox-csi-plugin-node"
 SELECTED_NODE = "volume.kubernetes.io/selected-node"
@@ -42,25 +42,13 @@ class Volume:
         return f"{self.storage}:{self.disk}"
 
 
-def storage_classes_of_driver(kube: KubeClient) -> list[dict]:
-    return sorted((sc for sc in kube.list("storage.k8s.io/v1", "StorageClass") if sc.get("provisioner") == DRIVER),
-                  key=lambda sc: (sc["metadata"].get("annotations", {}).get(
-                      "storageclass.kubernetes.io/is-default-class") != "true", sc["metadata"]["name"]))
-
-
 @pytest.fixture(scope="package")
 def storage_class(settings: Settings, mgmt_kube: KubeClient) -> dict:
     """The StorageClass under test: test.storage_class, else the driver's (the default one first)."""
-    named = settings.test.storage_class
-    if named:
-        found = mgmt_kube.get("storage.k8s.io/v1", "StorageClass", named)
-        if found is None:
-            pytest.fail(f"StorageClass {named} (TEST_STORAGE_CLASS) does not exist")
-        return found
-    classes = storage_classes_of_driver(mgmt_kube)
-    if not classes:
-        pytest.fail(f"no StorageClass has provisioner {DRIVER}")
-    return classes[0]
+    try:
+        return proxmox_storage_class(mgmt_kube, settings.test.storage_class)
+    except LookupError as err:
+        pytest.fail(str(err))
 
 
 @pytest.fixture(scope="package")

@@ -14,6 +14,7 @@ import yaml
 from kubernetes import client
 
 from cluster_helpers import run_lab, wait_for
+from workload_helpers import BUSYBOX, Cluster, new_space, ready
 
 DRIVER = 'csi.proxmox.sinextra.dev'
 NAMESPACE = 'csi-proxmox'
@@ -418,3 +419,48 @@ def test_csi_image_pull_backoff_stops_the_plugin_and_provisioning(lab, claims):
     assert (claims.phase('pvc', 'data'), claims.events('data', 'Provisioning')) == ('Pending', [])
     lab.clear_faults()
     bound(claims)
+
+
+# ---------------------------------------------------------------------------------------------------- tenant cluster
+
+def test_the_tenant_cluster_attaches_a_claim_to_its_worker_vm_and_keeps_its_data(lab, pools, proxmox):
+    pool = pools.apply()
+    pool.wait_ready()
+    tenant = Cluster(lab.tenant)
+    [node] = [item for item in tenant.core.list_node().items if item.metadata.name.startswith(pool.chain.workers)]
+    name, provider = node.metadata.name, node.spec.provider_id
+    wait_for('the CSINode of {0} lists the driver'.format(name), lambda: tenant.storage.read_csi_node(name).spec.drivers,
+             lambda drivers: [driver.name for driver in drivers or ()] == [DRIVER])
+    storage_class = wait_for('StorageClass {0} in the tenant cluster'.format(CLASS), lambda: [
+        item for item in tenant.storage.list_storage_class().items if item.metadata.name == CLASS],
+        lambda found: found)[0]
+    assert (storage_class.provisioner, storage_class.parameters['storage']) == (DRIVER, proxmox.storage)
+    before = set(proxmox.disks())
+    space = new_space(tenant)
+    try:
+        tenant.core.create_namespaced_persistent_volume_claim(space.name, {'metadata': {'name': 'data'}, 'spec': {
+            'accessModes': ['ReadWriteOnce'], 'storageClassName': CLASS, 'resources': {'requests': {'storage': '1Gi'}}}})
+        volume = {'name': 'data', 'persistentVolumeClaim': {'claimName': 'data'}}
+        mount = [{'name': 'data', 'mountPath': '/data'}]
+        space.pod('writer', {'nodeSelector': {'kubernetes.io/hostname': name}, 'terminationGracePeriodSeconds': 0, 'volumes': [volume], 'containers': [
+            {'name': 'app', 'image': BUSYBOX, 'command': ['sh', '-c', 'echo kept > /data/marker; sleep 3600'],
+             'volumeMounts': mount}]})
+        space.wait_pod('writer', ready, 'ready')
+        pv = tenant.core.read_persistent_volume(tenant.core.read_namespaced_persistent_volume_claim(
+            'data', space.name).spec.volume_name)
+        handle = pv.spec.csi.volume_handle
+        _region, zone, storage, disk = handle.split('/')
+        volid = '{0}:{1}'.format(storage, disk)
+        assert zone == proxmox.vms()[name][1] == node.metadata.labels[ZONE], (handle, proxmox.vms()[name])
+        assert len(proxmox.attached(name, volid)) == 1
+        assert tenant.storage.read_volume_attachment(attachment_name(handle, name)).status.attached
+        assert tenant.core.read_node(name).spec.provider_id == provider, 'CAPMOX providerID kept'
+        tenant.core.delete_namespaced_pod('writer', space.name)
+        wait_for('the disk is detached from ' + name, lambda: proxmox.attached(name, volid), lambda keys: keys == [])
+        space.pod('reader', {'nodeName': name, 'restartPolicy': 'Never', 'volumes': [volume], 'containers': [
+            {'name': 'app', 'image': BUSYBOX, 'command': ['cat', '/data/marker'], 'volumeMounts': mount}]})
+        space.wait_pod('reader', lambda pod: pod['status'].get('phase') == 'Succeeded', 'Succeeded')
+        assert tenant.core.read_namespaced_pod_log('reader', space.name) == 'kept\n'
+    finally:
+        space.delete()
+    wait_for('the tenant disk is deleted', proxmox.disks, lambda disks: set(disks) <= before)
