@@ -14,7 +14,7 @@ import pytest
 from proxqa.config import Settings
 from proxqa.kube import manifests
 from proxqa.kube.client import KubeClient
-from proxqa.kube.storage_classes import DRIVER, proxmox_storage_class
+from proxqa.kube.storage_classes import proxmox_storage_class
 from proxqa.kube.workspace import Workspace, pod_summary
 from proxqa.pve.client import PveClient
 from proxqa.waits import Deadline, wait_for

@@ -1,11 +1,11 @@
 """The driver and its StorageClass: running, registered on every workload node, configured as the plugin needs."""
 import pytest
 
-from proxqa.kube.storage_classes import storage_classes_of_driver
+from proxqa.kube.storage_classes import DRIVER, storage_classes_of_driver
 from proxqa.kube.workspace import pod_summary
 from proxqa.waits import wait_for
 
-from .conftest import CONTROLLER, DRIVER, NODE_PLUGIN, TOPOLOGY
+from .conftest import CONTROLLER, NODE_PLUGIN, TOPOLOGY
 
 STUCK = ("ImagePullBackOff", "ErrImagePull", "CrashLoopBackOff", "CreateContainerConfigError")
 

@@ -5,9 +5,10 @@ import pytest
 
 from proxqa.kube import manifests
 from proxqa.kube.quantities import byte_count
+from proxqa.kube.storage_classes import DRIVER
 from proxqa.waits import wait_for
 
-from .conftest import DRIVER, await_disk_gone, bound_volume, claim_phase, vm_of_node
+from .conftest import await_disk_gone, bound_volume, claim_phase, vm_of_node
 
 GiB = 1024 ** 3
 
