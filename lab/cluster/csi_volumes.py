@@ -24,6 +24,7 @@ from .csi_seed import DRIVER, NAMESPACE, REGION_LABEL, TOPOLOGY_KEYS, ZONE_LABEL
 from .podspec import active, claim_names, quantity
 from .pve import PveError
 from .runtime import add_finalizer, delete_if_present, deleting, find, patch_status, remove_finalizer
+from .scheduler import SELECTED_NODE, WAIT_FOR_FIRST_CONSUMER
 
 GiB = 1024 ** 3
 PROVISION_SECONDS = 2.0                  # realistic: CreateVolume (the allocation on the storage)
@@ -32,7 +33,6 @@ ATTACHMENT = ('storage.k8s.io/v1', 'VolumeAttachment')
 PVC_PROTECTION = 'kubernetes.io/pvc-protection'
 PV_PROTECTION = 'kubernetes.io/pv-protection'
 PROVISIONER_FINALIZER = 'external-provisioner.volume.kubernetes.io/finalizer'
-SELECTED_NODE = 'volume.kubernetes.io/selected-node'
 STORAGE_PROVISIONER = 'volume.kubernetes.io/storage-provisioner'
 BETA_STORAGE_PROVISIONER = 'volume.beta.kubernetes.io/storage-provisioner'
 PROVISIONED_BY = 'pv.kubernetes.io/provisioned-by'
@@ -40,7 +40,6 @@ DELETION_SECRET = 'volume.kubernetes.io/provisioner-deletion-secret-'
 BIND_COMPLETED = 'pv.kubernetes.io/bind-completed'
 BOUND_BY_CONTROLLER = 'pv.kubernetes.io/bound-by-controller'
 IDENTITY_ATTRIBUTE = 'storage.kubernetes.io/csiProvisionerIdentity'
-WAIT_FOR_FIRST_CONSUMER = 'WaitForFirstConsumer'
 PV_CONTROLLER = 'persistentvolume-controller'
 RESIZER = 'external-resizer ' + DRIVER
 EXTERNAL_PROVISIONING = ("Waiting for a volume to be created either by the external provisioner '{0}' or manually by "

@@ -73,6 +73,12 @@ def _job_finished(job: dict) -> bool:
                for c in job.get("status", {}).get("conditions") or [])
 
 
+def is_ready(obj: dict | None) -> bool:
+    """True when a pod or node exists and its Ready condition is True."""
+    conditions = ((obj or {}).get("status") or {}).get("conditions") or []
+    return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
+
+
 def pod_summary(pod: dict) -> str:
     """"name: phase, waiting reason / condition message" as a reader wants it in a failure message."""
     status = pod.get("status") or {}

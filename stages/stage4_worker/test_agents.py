@@ -1,7 +1,7 @@
 """Node agents: the CNI's agents (Cilium, Kube-OVN) run Ready on the worker."""
 import pytest
 
-from proxqa.kube.workspace import pod_summary
+from proxqa.kube.workspace import is_ready, pod_summary
 from proxqa.waits import wait_for
 
 from .conftest import NODE_AGENTS
@@ -20,13 +20,9 @@ def _agent_pods(kube, node: str) -> dict[str, dict | None]:
     return found
 
 
-def _ready(pod: dict) -> bool:
-    return any(c["type"] == "Ready" and c["status"] == "True" for c in pod["status"].get("conditions") or [])
-
-
 def _problems(agents: dict[str, dict | None]) -> list[str]:
     return [f"{agent}: no pod on the node" if pod is None else f"{agent}: {pod_summary(pod)}"
-            for agent, pod in agents.items() if pod is None or not _ready(pod)]
+            for agent, pod in agents.items() if pod is None or not is_ready(pod)]
 
 
 @pytest.mark.check("S4.6")

@@ -15,7 +15,7 @@ from proxqa.config import Settings
 from proxqa.kube import manifests
 from proxqa.kube.client import KubeClient
 from proxqa.kube.storage_classes import proxmox_storage_class
-from proxqa.kube.workspace import Workspace, pod_summary
+from proxqa.kube.workspace import Workspace, is_ready, pod_summary
 from proxqa.pve.client import PveClient
 from proxqa.waits import Deadline, wait_for
 
@@ -106,7 +106,7 @@ def bound_volume(kube: KubeClient, space: Workspace, settings: Settings, storage
                    deadline=dataclasses.replace(deadline("pvc-bound"), max_poll=PHASE_POLL),
                    show=lambda p: f"{_claim_summary(kube, p)}; {_pod_text(kube, pod, namespace)}")
     running = wait_for(f"consumer {pod} of {claim} Ready", lambda: kube.get("v1", "Pod", pod, namespace),
-                       done=_ready, deadline=deadline("pod-running"),
+                       done=is_ready, deadline=deadline("pod-running"),
                        show=lambda p: _pod_text(kube, pod, namespace))
     attached = time.perf_counter()
     pv = kube.get("v1", "PersistentVolume", pvc["spec"]["volumeName"])
@@ -115,11 +115,6 @@ def bound_volume(kube: KubeClient, space: Workspace, settings: Settings, storage
     phases = {"scheduled": seen["scheduled"] - started, "provisioned": seen["provisioned"] - seen["scheduled"],
               "attached": attached - seen["provisioned"]}
     return Volume(claim, namespace, running["spec"]["nodeName"], pv["metadata"]["name"], storage, disk, zone, phases)
-
-
-def _ready(pod: dict | None) -> bool:
-    return bool(pod) and any(c["type"] == "Ready" and c["status"] == "True"
-                             for c in pod["status"].get("conditions") or [])
 
 
 def _pod_text(kube: KubeClient, name: str, namespace: str) -> str:

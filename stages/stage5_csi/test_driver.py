@@ -2,7 +2,7 @@
 import pytest
 
 from proxqa.kube.storage_classes import DRIVER, storage_classes_of_driver
-from proxqa.kube.workspace import pod_summary
+from proxqa.kube.workspace import is_ready, pod_summary
 from proxqa.waits import wait_for
 
 from .conftest import CONTROLLER, NODE_PLUGIN, TOPOLOGY
@@ -29,17 +29,14 @@ def _pod_problems(kube) -> list[str]:
             problems.append(f"no {kind} {name} in any namespace")
         elif not pods:
             problems.append(f"{where} has no pods")
-        problems += [f"{where}: {pod_summary(p)}" for p in pods
-                     if not any(c["type"] == "Ready" and c["status"] == "True"
-                                for c in p["status"].get("conditions") or [])]
+        problems += [f"{where}: {pod_summary(p)}" for p in pods if not is_ready(p)]
     return problems
 
 
 def _workload_nodes(kube) -> list[dict]:
     """Ready nodes that take ordinary pods (no NoSchedule/NoExecute taint)."""
     return [n for n in kube.list("v1", "Node")
-            if any(c["type"] == "Ready" and c["status"] == "True" for c in n["status"].get("conditions") or [])
-            and not any(t["effect"] in ("NoSchedule", "NoExecute") for t in n["spec"].get("taints") or [])]
+            if is_ready(n) and not any(t["effect"] in ("NoSchedule", "NoExecute") for t in n["spec"].get("taints") or [])]
 
 
 @pytest.mark.check("S5.1")

@@ -15,7 +15,7 @@ from proxqa import cozystack
 from proxqa.config import Settings
 from proxqa.kube import manifests
 from proxqa.kube.client import KubeClient
-from proxqa.kube.workspace import ProbeResult, Workspace, pod_summary, stuck
+from proxqa.kube.workspace import ProbeResult, Workspace, is_ready, pod_summary, stuck
 from proxqa.waits import Deadline, wait_for
 
 PROBE_TIMEOUT = 5           # seconds a probe waits for an answer: a dropped connection ends as a timeout
@@ -45,16 +45,10 @@ def lookup(name: str) -> str:
     return f"nslookup {name}"
 
 
-def ready(pod: dict) -> bool:
-    conditions = (pod.get("status") or {}).get("conditions") or []
-    return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
-
-
 def restarts(pod: dict) -> int:
     status = pod.get("status") or {}
     return sum(c.get("restartCount") or 0
                for c in (status.get("containerStatuses") or []) + (status.get("initContainerStatuses") or []))
-
 
 
 class Traffic:
@@ -71,7 +65,7 @@ class Traffic:
                                         ports=(HTTP_PORT,), capabilities=SERVER_CAPABILITIES))
         pod = wait_for(f"server pod {namespace}/{name} Running and Ready",
                        lambda: self.kube.get("v1", "Pod", name, namespace),
-                       done=lambda p: p is not None and p["status"].get("phase") == "Running" and ready(p),
+                       done=lambda p: p is not None and p["status"].get("phase") == "Running" and is_ready(p),
                        failed=lambda p: stuck(p) if p else "the pod is gone", deadline=self._deadline("pod-running"),
                        show=lambda p: pod_summary(p) if p else "gone")
         return Server(name, namespace, pod["status"]["podIP"], pod["spec"]["nodeName"], dict(labels))

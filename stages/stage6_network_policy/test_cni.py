@@ -3,10 +3,10 @@ from dataclasses import dataclass
 
 import pytest
 
-from proxqa.kube.workspace import pod_summary, stuck
+from proxqa.kube.workspace import is_ready, pod_summary, stuck
 from proxqa.waits import wait_for
 
-from .conftest import ready, restarts
+from .conftest import restarts
 
 
 @dataclass(frozen=True)
@@ -74,7 +74,7 @@ def _problems(state: list[Seen], limit: int) -> list[str]:
         for pod in seen.pods:
             if _init_stuck(pod):
                 found.append(f"{pod_summary(pod)} (stuck in Init)")
-            elif not ready(pod):
+            elif not is_ready(pod):
                 found.append(pod_summary(pod))
             if too_many := _over_limit(pod, limit):
                 found.append(too_many)

@@ -2,10 +2,10 @@
 import pytest
 
 from proxqa.kube.policies import DNS_NAMESPACE, DNS_PODS
-from proxqa.kube.workspace import pod_summary
+from proxqa.kube.workspace import is_ready, pod_summary, stuck
 from proxqa.waits import wait_for
 
-from .conftest import lookup, ready, stuck
+from .conftest import lookup
 
 DNS_SELECTOR = ",".join(f"{key}={value}" for key, value in DNS_PODS.items())
 
@@ -15,7 +15,7 @@ def test_s6_2_coredns_ready_and_names_resolve(mgmt_kube, traffic, settings, dead
     """Every CoreDNS pod (k8s-app=kube-dns in kube-system) is Ready; nslookup of
     kubernetes.default.svc.<cluster domain> succeeds from a probe pod."""
     def not_ready(pods: list[dict]) -> list[str]:
-        return [pod_summary(p) for p in pods if not ready(p)]
+        return [pod_summary(p) for p in pods if not is_ready(p)]
 
     wait_for(f"CoreDNS pods ({DNS_SELECTOR} in {DNS_NAMESPACE}) all Ready",
              lambda: mgmt_kube.list("v1", "Pod", DNS_NAMESPACE, selector=DNS_SELECTOR),

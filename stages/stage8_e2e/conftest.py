@@ -123,10 +123,6 @@ def tenant_kube(kube: KubeClient, cluster: TenantCluster) -> KubeClient:
     return KubeClient(data[ADMIN_KUBECONFIG_KEY], f"tenant cluster {cluster.cluster}")
 
 
-def node_ready(node: dict | None) -> bool:
-    return cozystack.condition(node, "Ready").get("status") == "True"
-
-
 def node_condition(node: dict | None) -> str:
     """"Ready=False KubeletNotReady: message", or why there is none."""
     if node is None:

@@ -2,9 +2,10 @@
 import pytest
 
 from proxqa import cozystack
+from proxqa.kube.workspace import is_ready
 from proxqa.waits import wait_for
 
-from .conftest import KAMAJI_API, WORKERS, node_condition, node_ready, proxmox_machines, tenant_kube, wait_workers
+from .conftest import KAMAJI_API, WORKERS, node_condition, proxmox_machines, tenant_kube, wait_workers
 
 KUBEVIRT_API = "kubevirt.io/v1"
 CAPI_API = "cluster.x-k8s.io/v1beta1"
@@ -41,7 +42,7 @@ def test_s8_2_tenant_kubernetes_runs_on_proxmox(mgmt_kube, tenant_cluster, pve, 
 
     tenant = tenant_kube(mgmt_kube, tenant_cluster)
     nodes = {name: tenant.get("v1", "Node", name) for name in workers.joined}
-    not_ready = [f"{name} ({node_condition(node)})" for name, node in nodes.items() if not node_ready(node)]
+    not_ready = [f"{name} ({node_condition(node)})" for name, node in nodes.items() if not is_ready(node)]
     assert not not_ready, f"through the admin kubeconfig the tenant cluster shows worker Nodes {', '.join(not_ready)}"
 
     vms = {vm.vmid: vm for vm in pve.vm_resources()}

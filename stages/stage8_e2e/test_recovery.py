@@ -9,11 +9,12 @@ import pytest
 
 from proxqa import cozystack
 from proxqa.capi.machines import MachineState
+from proxqa.kube.workspace import is_ready
 from proxqa.pve.client import PveClient
 from proxqa.safety import destructive_refusal
 from proxqa.waits import wait_for
 
-from .conftest import WORKERS, Workers, machines, node_condition, node_ready, proxmox_machines, tenant_kube, \
+from .conftest import WORKERS, Workers, machines, node_condition, proxmox_machines, tenant_kube, \
     wait_workers
 
 CAPI_API = "cluster.x-k8s.io/v1beta1"
@@ -64,7 +65,7 @@ class Recovery:
         return (self.victim_machine is None and victim.vm.name not in {vm.name for vm in w.vms}
                 and len(w.vms) == WORKERS and all(vm.ready for vm in w.vms) and len(w.machines) == WORKERS
                 and len(w.joined) == WORKERS and self.ready_replicas == (WORKERS, WORKERS)
-                and all(node_ready(node) for node in self.nodes.values()))
+                and all(is_ready(node) for node in self.nodes.values()))
 
     def others_failed(self, victim: Victim) -> str | None:
         """A failure of the replacement (the destroyed machine's own troubles are expected)."""

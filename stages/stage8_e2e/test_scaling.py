@@ -4,9 +4,10 @@ import time
 import pytest
 
 from proxqa import cozystack
+from proxqa.kube.workspace import is_ready
 from proxqa.waits import wait_for
 
-from .conftest import WORKERS, node_condition, node_ready, tenant_kube, wait_workers
+from .conftest import WORKERS, node_condition, tenant_kube, wait_workers
 
 
 @pytest.mark.check("S8.4")
@@ -23,7 +24,7 @@ def test_s8_4_node_group_scales_with_proxmox_vms(mgmt_kube, tenant_cluster, pve,
     new_nodes = sorted(set(grown.joined) - set(before.joined))
     wait_for(f"new Node(s) {', '.join(new_nodes)} Ready in the tenant cluster",
              lambda: {node: tenant.get("v1", "Node", node) for node in new_nodes},
-             done=lambda seen: all(node_ready(node) for node in seen.values()), deadline=deadline("node-ready"),
+             done=lambda seen: all(is_ready(node) for node in seen.values()), deadline=deadline("node-ready"),
              show=lambda seen: "; ".join(f"{name}: {node_condition(node)}" for name, node in seen.items()))
     sla.expect("scale-up-node-ready", time.monotonic() - started, threshold="vm_create")
     added = [vm.vmid for vm in grown.vms if vm.vmid not in {old.vmid for old in before.vms}]

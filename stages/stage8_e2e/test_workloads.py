@@ -9,7 +9,7 @@ import pytest
 from proxqa.kube import manifests
 from proxqa.kube.client import KubeClient
 from proxqa.kube.storage_classes import proxmox_storage_class
-from proxqa.kube.workspace import pod_summary, stuck
+from proxqa.kube.workspace import is_ready, pod_summary, stuck
 from proxqa.waits import Deadline, wait_for
 
 from .conftest import WORKERS, tenant_kube, wait_workers
@@ -41,11 +41,6 @@ def _env(workload: Workload, password_secret: str) -> list[dict] | None:
             {"name": "PGDATA", "value": f"{workload.mount_path}/pgdata"}]
 
 
-def _ready(pod: dict | None) -> bool:
-    return bool(pod) and any(c["type"] == "Ready" and c["status"] == "True"
-                             for c in (pod.get("status") or {}).get("conditions") or [])
-
-
 def _state(kube: KubeClient, namespace: str, workload: str) -> str:
     """"workload: pod summary; claim phase, last event" for a failure message."""
     pod = kube.get("v1", "Pod", f"{workload}-0", namespace)
@@ -65,7 +60,7 @@ def _wait_ready(kube: KubeClient, namespace: str, names: list[str], deadline: De
     def pods() -> dict:
         return {name: kube.get("v1", "Pod", f"{name}-0", namespace) for name in names}
 
-    return wait_for(what, pods, done=lambda found: all(_ready(pod) for pod in found.values()),
+    return wait_for(what, pods, done=lambda found: all(is_ready(pod) for pod in found.values()),
                     failed=lambda found: "; ".join(f"{name}: {reason}" for name, pod in found.items()
                                                    if pod and (reason := stuck(pod))) or None,
                     deadline=deadline, show=lambda found: " | ".join(_state(kube, namespace, name) for name in found))
@@ -113,7 +108,7 @@ def test_s8_3_stateful_workloads_run_and_keep_their_data(mgmt_kube, tenant_clust
         replaced = wait_for(
             f"{name}-0 replaced by a new Ready pod on claim {claim}",
             lambda: tenant.get("v1", "Pod", f"{name}-0", namespace),
-            done=lambda found: _ready(found) and found["metadata"]["uid"] != pod["metadata"]["uid"],
+            done=lambda found: is_ready(found) and found["metadata"]["uid"] != pod["metadata"]["uid"],
             failed=lambda found: stuck(found) if found else None, deadline=deadline("workloads-ready"),
             show=lambda _found: _state(tenant, namespace, name))
         read = probe(f"cat /data/{MARKER}", replaced["spec"]["nodeName"])
