@@ -12,6 +12,7 @@ from proxqa.pve.connection import Endpoint, Identity
 from proxqa.pve.errors import PveError, PveUnreachable, redact
 from proxqa.pve.records import (ClusterStatus, NetworkInterface, NodeInfo, NodeStatus, PveVersion, RrdPoint,
                                 SdnVnet, SdnZone, StorageStatus, VmConfig, VmResource)
+from proxqa.waits import Deadline, wait_for
 
 T = TypeVar("T")
 TRANSIENT_STATUS = (429, 502, 503, 504)
@@ -150,6 +151,14 @@ class PveClient:
         """Destroy a stopped VM with all its disks, and drop it from backup jobs, replication and HA (purge);
         the task's UPID."""
         return str(self.delete(f"nodes/{node}/qemu/{vmid}", purge=1, **{"destroy-unreferenced-disks": 1}))
+
+    def wait_task(self, node: str, upid: str, what: str, deadline: Deadline) -> None:
+        """Wait until the task ended OK; stop at once when it ended otherwise."""
+        wait_for(what, lambda: self.get(f"nodes/{node}/tasks/{upid}/status"),
+                 done=lambda task: task.get("status") == "stopped" and task.get("exitstatus") == "OK",
+                 failed=lambda task: (f"task ended {task.get('exitstatus')}"
+                                      if task.get("status") == "stopped" and task.get("exitstatus") != "OK" else None),
+                 deadline=deadline, show=lambda task: f"{task.get('status')} {task.get('exitstatus', '')}".rstrip())
 
     def storage_volumes(self, node: str, storage: str, content: str) -> dict[str, int]:
         """Volume ID -> size in bytes, for one content type (iso, images, ...) on a storage of a node."""

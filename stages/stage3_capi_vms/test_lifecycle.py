@@ -32,16 +32,14 @@ def _iso_present(pve: PveClient, node: str, volid: str) -> bool:
 
 
 @pytest.mark.check("S3.7")
-def test_s3_7_vm_lifecycle_follows_the_machines(capi_chains, chain_spec, pve, vm_operator, deadline):
+def test_s3_7_vm_lifecycle_follows_the_machines(capi_chains, chain_spec, pve, capmox_pve, deadline):
     """A VM stopped in Proxmox runs again; scaling 1->2->1 adds and removes a VM; deleting the chain removes the
     VMs and their cloud-init ISOs."""
     chain = capi_chains.create(chain_spec)
     first = capi_chains.wait_ready(chain, 1, deadline("vm-ready"))[0]
 
     node = _node_of(pve, first.vmid)
-    upid = vm_operator.stop_vm(node, first.vmid)
-    wait_for(f"stop task of VM {first.vmid}", lambda: vm_operator.get(f"nodes/{node}/tasks/{upid}/status"),
-             done=lambda task: task.get("status") == "stopped", deadline=deadline("task"))
+    capmox_pve.wait_task(node, capmox_pve.stop_vm(node, first.vmid), f"stop task of VM {first.vmid}", deadline("task"))
     wait_for(f"VM {first.vmid}, stopped in Proxmox, running again through CAPMOX",
              lambda: _vm_status(pve, first.vmid), done=lambda status: status == "running",
              deadline=deadline("vm-restarted"))

@@ -18,7 +18,7 @@ def _size_gib(drive: str) -> float:
 
 
 @pytest.mark.check("S3.6")
-def test_s3_6_machine_becomes_running_vm_within_sla(capi_chains, chain_spec, pve, guest_agent_reader, deadline,
+def test_s3_6_machine_becomes_running_vm_within_sla(capi_chains, chain_spec, pve, pve_as, deadline,
                                                     sla):
     """Create the full chain; pass when ProxmoxMachine status.ready is true, its VM is in /cluster/resources on an
     allowed node, running, configured as specified, with a guest-agent IP from the pool. SLA: created -> ready."""
@@ -51,7 +51,7 @@ def test_s3_6_machine_becomes_running_vm_within_sla(capi_chains, chain_spec, pve
         problems.append(f"net0={config.get('net0')}, spec says bridge {chain_spec.bridge}")
     if _size_gib(config.get("scsi0") or "") != chain_spec.disk_gib:
         problems.append(f"scsi0={config.get('scsi0')}, spec says {chain_spec.disk_gib} GiB")
-    address = guest_agent_reader.guest_ipv4(vm.node, vm.vmid)
+    address = pve_as("ccm").guest_ipv4(vm.node, vm.vmid)
     if not chain_spec.in_pool(address):
         problems.append(f"guest agent reports {address or 'no IPv4'}, not an address of {chain_spec.ip_range}")
     assert not problems, f"VM {vm.vmid} of {machine.name}: " + "; ".join(problems)

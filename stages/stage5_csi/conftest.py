@@ -52,11 +52,10 @@ def storage_class(settings: Settings, mgmt_kube: KubeClient) -> dict:
 
 
 @pytest.fixture(scope="package")
-def volume_reader(pve, pve_endpoint, integration_identities) -> PveClient:
+def volume_reader(pve_as) -> PveClient:
     """Who lists the plugin's disks: the CSI token when configured (Proxmox shows a volume of a VMID only to who
     may see that VMID's disks, and the plugin's disks belong to no VM), else the suite's own identity."""
-    csi = integration_identities.get("csi")
-    return PveClient(pve_endpoint, csi) if csi else pve
+    return pve_as("csi")
 
 
 def parse_handle(handle: str) -> tuple[str, str, str]:

@@ -10,7 +10,6 @@ import pytest
 from proxqa import cozystack
 from proxqa.capi.machines import MachineState
 from proxqa.kube.workspace import is_ready
-from proxqa.pve.client import PveClient
 from proxqa.safety import destructive_refusal
 from proxqa.waits import wait_for
 
@@ -27,16 +26,6 @@ def destructive_allowed(pytestconfig, settings) -> None:
                                   allowed=settings.test.allow_destructive, production=settings.test.production)
     if refusal:
         pytest.skip(refusal)
-
-
-@pytest.fixture
-def vm_destroyer(pve_endpoint, integration_identities) -> PveClient:
-    """Who destroys a worker VM behind CAPMOX's back: CAPMOX's own token (it may remove the VMs it made; the suite's
-    token only audits)."""
-    capmox = integration_identities.get("capmox")
-    if capmox is None:
-        pytest.skip("destroying a VM needs the CAPMOX token (proxmox.identities.capmox): the suite's token only audits")
-    return PveClient(pve_endpoint, capmox)
 
 
 @dataclass(frozen=True)
@@ -103,16 +92,8 @@ def health_check_status(check: dict | None) -> str:
             f", RemediationAllowed={allowed.get('status', 'not set')} {allowed.get('message', '')}".rstrip())
 
 
-def wait_task(pve: PveClient, node: str, upid: str, what: str, deadline) -> None:
-    wait_for(what, lambda: pve.get(f"nodes/{node}/tasks/{upid}/status"),
-             done=lambda task: task.get("status") == "stopped" and task.get("exitstatus") == "OK",
-             failed=lambda task: (f"task ended {task.get('exitstatus')}"
-                                  if task.get("status") == "stopped" and task.get("exitstatus") != "OK" else None),
-             deadline=deadline, show=lambda task: f"{task.get('status')} {task.get('exitstatus', '')}".rstrip())
-
-
 @pytest.mark.check("S8.6")
-def test_s8_6_destroyed_worker_vm_is_replaced(destructive_allowed, mgmt_kube, tenant_cluster, pve, vm_destroyer,
+def test_s8_6_destroyed_worker_vm_is_replaced(destructive_allowed, mgmt_kube, tenant_cluster, pve, capmox_pve,
                                               deadline, sla):
     """One worker VM stopped and destroyed (purged) in Proxmox: the MachineHealthCheck has its Machine replaced, the
     MachineDeployment's readyReplicas equal its replicas again, the new machine's VM runs in Proxmox and its Node is
@@ -129,10 +110,10 @@ def test_s8_6_destroyed_worker_vm_is_replaced(destructive_allowed, mgmt_kube, te
     allure.attach(str(victim), name="destroyed worker", attachment_type=allure.attachment_type.TEXT)
 
     started = time.monotonic()
-    wait_task(vm_destroyer, victim.node, vm_destroyer.stop_vm(victim.node, victim.vm.vmid),
-              f"stop task of {victim}", deadline("task"))
-    wait_task(vm_destroyer, victim.node, vm_destroyer.destroy_vm(victim.node, victim.vm.vmid),
-              f"destroy task of {victim}", deadline("task"))
+    capmox_pve.wait_task(victim.node, capmox_pve.stop_vm(victim.node, victim.vm.vmid), f"stop task of {victim}",
+                         deadline("task"))
+    capmox_pve.wait_task(victim.node, capmox_pve.destroy_vm(victim.node, victim.vm.vmid),
+                         f"destroy task of {victim}", deadline("task"))
 
     def state() -> Recovery:
         workers = Workers(machines(mgmt_kube, tenant_cluster), proxmox_machines(mgmt_kube, tenant_cluster))
