@@ -164,10 +164,13 @@ def test_request_log_names_the_identity_and_never_a_secret(lab):
     lab.token_api('PROXMOX_CCM').version.get()
     lab.get('/nodes', headers={'Authorization': 'PVEAPIToken=ccm@pve!ccm=wrong-secret'})
     answer = lab.control('GET', '/requests?since={0}'.format(start)).json()
-    seen = [(r['method'], r['path'], r['identity'], r['authenticated'], r['status']) for r in answer['requests']]
+    # The lab's own controllers (the CSI plugin with its token) may call the twin meanwhile: keep this test's calls.
+    seen = [(r['method'], r['path'], r['identity'], r['authenticated'], r['status']) for r in answer['requests']
+            if r['identity'] == 'ccm@pve!ccm']
     assert seen == [('GET', '/api2/json/version', 'ccm@pve!ccm', True, 200),
                     ('GET', '/api2/json/nodes', 'ccm@pve!ccm', False, 401)]
-    assert answer['next'] == start + 2 and all(r['seconds'] >= 0 and r['time'] > 0 for r in answer['requests'])
+    assert answer['next'] == start + len(answer['requests'])
+    assert all(r['seconds'] >= 0 and r['time'] > 0 for r in answer['requests'])
     assert lab.settings['PROXMOX_CCM_TOKEN_SECRET'] not in json.dumps(answer)
 
 
