@@ -10,6 +10,7 @@ ROLE_SETTINGS = {
     'capmox': ('PROXMOX_CAPMOX_TOKEN_ID', 'PROXMOX_CAPMOX_TOKEN_SECRET'),
     'csi': ('PROXMOX_CSI_TOKEN_ID', 'PROXMOX_CSI_TOKEN_SECRET'),
     'ccm': ('PROXMOX_CCM_TOKEN_ID', 'PROXMOX_CCM_TOKEN_SECRET'),
+    'backup': ('PROXMOX_BACKUP_TOKEN_ID', 'PROXMOX_BACKUP_TOKEN_SECRET'),
 }
 # The monitoring stack's query APIs, by the settings' names (MONITORING_METRICS_URL <- metrics_url, ...).
 MONITORING_URLS = ('metrics', 'targets', 'vmalert', 'logs', 'grafana')

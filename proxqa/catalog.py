@@ -103,7 +103,7 @@ CHECKS: dict[str, Check] = _checks(
     ("S8.4", "Scaling", ("S8.2",)),
     ("S8.5", "Performance at PERF_VM_COUNT", ("S8.2",)),
     ("S8.6", "Fault tolerance", ("S8.2",)),
-    ("S8.7", "Backup and restore", ("S8.2",)),
+    ("S8.7", "Backup and restore", ()),
     ("S8.8", "Health gate and version", ()),
     ("S8.9", "Availability over the run", ()),
     ("S8.10", "Nothing left behind", ()),

@@ -57,6 +57,8 @@ _KEYS: tuple[tuple[str, str, str], ...] = (
     ("proxmox.identities.csi.token_secret", "PROXMOX_CSI_TOKEN_SECRET", "CHANGE-ME"),
     ("proxmox.identities.ccm.token_id", "PROXMOX_CCM_TOKEN_ID", "ccm@pve!ccm"),
     ("proxmox.identities.ccm.token_secret", "PROXMOX_CCM_TOKEN_SECRET", "CHANGE-ME"),
+    ("proxmox.identities.backup.token_id", "PROXMOX_BACKUP_TOKEN_ID", "qa@pve!backup"),
+    ("proxmox.identities.backup.token_secret", "PROXMOX_BACKUP_TOKEN_SECRET", "CHANGE-ME"),
     ("test.vm_template", "TEST_VM_TEMPLATE", "9000"),
     ("test.template_has_agent", "TEST_TEMPLATE_HAS_AGENT", "true"),
     ("test.storage_pool", "TEST_STORAGE_POOL", "local-lvm"),
@@ -77,6 +79,7 @@ _KEYS: tuple[tuple[str, str, str], ...] = (
     ("test.cluster_domain", "TEST_CLUSTER_DOMAIN", "cozy.local"),
     ("test.storage_class", "TEST_STORAGE_CLASS", "proxmox-data"),
     ("test.snapshot_class", "TEST_SNAPSHOT_CLASS", "proxmox-snapshots"),
+    ("test.backup_storage", "TEST_BACKUP_STORAGE", "local"),
     ("test.external_access", "TEST_EXTERNAL_ACCESS", "true"),
     ("test.allow_destructive", "TEST_ALLOW_DESTRUCTIVE", "true"),
     ("test.production", "TEST_PRODUCTION", "false"),
@@ -135,7 +138,7 @@ DEFAULT_WAITS: dict[str, float] = {
     "default/policy-applied": 60.0, "default/lb-address": 120.0, "default/volume-resized": 180.0,
     "default/tenant-ready": 300.0, "default/logs-ingested": 120.0, "default/kubernetes-ready": 900.0,
     "default/workloads-ready": 600.0,
-    "default/recovery": 900.0,
+    "default/recovery": 900.0, "default/backup": 1800.0, "default/restore": 1800.0,
 }
 # A wait that times an SLA step must outlast the SLA, so a breach is measured rather than cut off.
 _SLA_OF_WAIT = {"vm-ready": "sla.vm_create", "pvc-bound": "sla.volume_provision", "pod-running": "sla.pod_startup",
@@ -394,6 +397,7 @@ class Identities(_Frozen):
     capmox: Identity | None = None
     csi: Identity | None = None
     ccm: Identity | None = None
+    backup: Identity | None = None       # the suite's backup drill (S8.7): clones, backs up and restores a test VM
 
 
 class ProxmoxSettings(_Frozen):
@@ -434,6 +438,7 @@ class ResourceSettings(_Frozen):
     cluster_domain: _Text = "cozy.local"
     storage_class: _Text | None = None                  # default: the StorageClass of the Proxmox CSI driver
     snapshot_class: _Text | None = None                 # S5.6 runs only when a VolumeSnapshotClass is named
+    backup_storage: _Text | None = None                 # S8.7: default, the first storage taking backups
     external_access: _Bool = False                      # S6.6: LoadBalancer Services get addresses here
     allow_destructive: _Bool = False                    # S8.6 runs only with this and --destructive
     production: _Bool = False                           # refuses destructive checks outright
@@ -764,7 +769,7 @@ def _target_of(merged: dict[str, _Given], parsed: dict[str, Any]) -> str:
 def _pair_problems(merged: dict[str, _Given]) -> list[str]:
     pairs = [("proxmox.username", "proxmox.password"), ("proxmox.token_id", "proxmox.token_secret")]
     pairs += [(f"proxmox.identities.{name}.token_id", f"proxmox.identities.{name}.token_secret")
-              for name in ("capmox", "csi", "ccm")]
+              for name in Identities.model_fields]
     problems = []
     for first, second in pairs:
         for present, missing in ((first, second), (second, first)):

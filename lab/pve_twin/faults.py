@@ -206,6 +206,10 @@ def catalogue(seed):
               'cannot go there', one_of('STORAGE', storages)),
         Fault('iso-storage-missing', 'storage', '', 'no storage carries content iso: CAPMOX has nowhere to upload '
               'the cloud-init ISO', no_value),
+        Fault('backup-storage-missing', 'storage', '', 'no storage carries content backup: vzdump has nowhere to '
+              'write a backup', no_value),
+        Fault('restore-data-lost', '', '', 'a VM restored from a backup comes up with empty disks: what the guest '
+              'wrote before the backup is gone', no_value),
         Fault('storage-full', 'storage', '[STORAGE][:PERCENT]', 'the storage (default {0}, the VM disk storage) '
               'is that full (default 95 %): allocations beyond what is left fail with No space left on '
               'device'.format(disk), with_percent('STORAGE', storages, 95.0, disk)),

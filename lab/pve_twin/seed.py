@@ -32,6 +32,11 @@ MANAGEMENT_VM_MEMORY_MIB = 65536
 MANAGEMENT_VM_DISK_GIB = 64
 CSI_ROOT = ('VM.Audit', 'VM.Config.Disk', 'Datastore.Allocate', 'Datastore.AllocateSpace', 'Datastore.Audit')
 CCM_ROOT = ('VM.Audit', 'VM.GuestAgent.Audit', 'Sys.Audit')
+# What the suite's backup drill (S8.7) needs on its own test VMs: clone, boot, write a file through the agent,
+# back up, restore, read the file back, destroy.
+BACKUP_VM = ('VM.Allocate', 'VM.Audit', 'VM.Backup', 'VM.Clone', 'VM.Config.CDROM', 'VM.Config.Cloudinit',
+             'VM.Config.Disk', 'VM.Config.Network', 'VM.Config.Options', 'VM.PowerMgmt', 'VM.GuestAgent.Audit',
+             'VM.GuestAgent.FileRead', 'VM.GuestAgent.FileWrite')
 
 
 @dataclass(frozen=True)
@@ -113,7 +118,7 @@ class Seed:
     sdn_zone: str            # a VLAN zone on the bridge
     vnets: tuple             # (vnet, VLAN tag) per tenant
     disk_storage: Storage    # VM disks
-    iso_storage: Storage     # ISOs (the cloud-init ISOs CAPMOX uploads)
+    iso_storage: Storage     # ISOs (the cloud-init ISOs CAPMOX uploads) and backups
     template: Template
     management_vms: tuple    # GuestVm: the CozyStack management cluster's nodes, running
     logins: dict             # role -> (userid, token name or '' for the password login)
@@ -191,6 +196,12 @@ class Seed:
             ),
             'csi': (('/', CSI_ROOT),),
             'ccm': (('/', CCM_ROOT),),
+            'backup': (
+                ('/vms', BACKUP_VM),
+                ('/sdn/zones/localnetwork/{0}'.format(self.bridge), ('SDN.Use',)),
+                ('/storage/{0}'.format(self.disk_storage.name), ('Datastore.AllocateSpace', 'Datastore.Audit')),
+                ('/storage/{0}'.format(self.iso_storage.name), ('Datastore.AllocateSpace', 'Datastore.Audit')),
+            ),
         }
         return tuple(Identity(role, userid, token, rows[role]) for role, (userid, token) in self.logins.items())
 
@@ -222,7 +233,7 @@ STANDARD = Seed(
         GuestVm(103, 'srv3', 'pve3', 'BC:24:11:C0:01:03', '1d7a5c3e-2b4f-4e61-9a0c-5f3e8b000103', '192.0.2.23'),
     ),
     logins={'user': ('qa@pve', ''), 'suite': ('qa@pve', 'suite'), 'capmox': ('capmox@pve', 'capi'),
-            'csi': ('csi@pve', 'csi'), 'ccm': ('ccm@pve', 'ccm')},
+            'csi': ('csi@pve', 'csi'), 'ccm': ('ccm@pve', 'ccm'), 'backup': ('qa@pve', 'backup')},
     dhcp_range=('192.0.2.100', '192.0.2.199'),
 )
 
@@ -254,7 +265,7 @@ ALT = Seed(
         GuestVm(213, 'srv3', 'hv-a', 'BC:24:11:C2:11:03', '7c2e9b14-6a3d-4f85-b1e0-2d4c6e000213', '198.51.100.33'),
     ),
     logins={'user': ('acceptance@pve', ''), 'suite': ('acceptance@pve', 'ci'), 'capmox': ('capi@pve', 'capmox'),
-            'csi': ('pvecsi@pve', 'plugin'), 'ccm': ('pveccm@pve', 'ccm')},
+            'csi': ('pvecsi@pve', 'plugin'), 'ccm': ('pveccm@pve', 'ccm'), 'backup': ('acceptance@pve', 'drill')},
     dhcp_range=('198.51.100.150', '198.51.100.199'),
 )
 

@@ -25,6 +25,7 @@ from fakepve.routing import die, sha1
 from fakepve.server import API, EXTJS, USER, error, ok, params
 
 from . import seed, views
+from .backups import VmBackups
 from .faults import catalogue, lookup
 from .vms import VmLifecycle
 
@@ -72,7 +73,7 @@ class RequestLog(object):
         self._entries.clear()
 
 
-class PveTwin(VmLifecycle, FakePve):
+class PveTwin(VmBackups, VmLifecycle, FakePve):
     """The lab's Proxmox VE 9 cluster, started from the seed of that name (seed.SEEDS).
 
     credentials: identity role (Seed.logins) -> password or token secret.
@@ -220,6 +221,7 @@ class PveTwin(VmLifecycle, FakePve):
         disabled = self.fault('storage-disabled')
         no_images = self.fault('storage-no-images')
         no_iso = self.fault('iso-storage-missing')
+        no_backup = self.fault('backup-storage-missing')
         full = self.fault('storage-full')
         for spec in self.seed.storages:
             store = self.storages.get(spec.name)
@@ -227,6 +229,7 @@ class PveTwin(VmLifecycle, FakePve):
                 continue
             lost = {'images'} if spec.name == no_images else set()
             lost |= {'iso'} if no_iso else set()
+            lost |= {'backup'} if no_backup else set()
             store['content'] = ','.join(c for c in spec.options['content'].split(',') if c not in lost) or 'none'
             if spec.name == disabled:
                 store['disable'] = 1

@@ -75,6 +75,11 @@ class VmResource:
     template: bool
 
 
+def template_named(vms: list[VmResource], wanted: str | None) -> VmResource | None:
+    """The template among the VMs whose VMID or name is `wanted` (TEST_VM_TEMPLATE); None when there is none."""
+    return next((vm for vm in vms if vm.template and wanted in (str(vm.vmid), vm.name)), None) if wanted else None
+
+
 @dataclass(frozen=True)
 class NodeStatus:
     cpu_percent: float

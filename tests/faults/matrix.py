@@ -114,6 +114,9 @@ ROWS: tuple[FaultRow, ...] = (
              r".*HealthCheckSucceeded=False \w+, not remediated",
              {"TEST_ALLOW_DESTRUCTIVE": "true", "SLA_RECOVERY_SECONDS": "10"}, {"waits.stage8/recovery": "20"},
              also=("S8.2",)),
+    FaultRow("S8.7", "backup-storage-missing", r"no active storage on node \S+ takes backups \(content backup\)"),
+    FaultRow("S8.7", "restore-data-lost", r"restored from \S+vzdump-qemu-\d+-\S+\.vma\.zst, does not hold what the "
+             r"guest wrote before the backup"),
     FaultRow("S8.8", "cni-agent-crashloop", r"pod cozy-cilium/cilium-\S+ cilium-agent: CrashLoopBackOff"),
     FaultRow("S8.8", "dns-broken", r"pod kube-system/coredns-\S+ coredns: CrashLoopBackOff"),
     FaultRow("S8.8", "capmox-down", r"pod cozy-cluster-api/capmox-controller-manager-\S+ manager: CrashLoopBackOff"),

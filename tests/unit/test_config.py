@@ -530,7 +530,7 @@ def test_wait_seconds_tries_the_scope_then_default(tmp_path):
 
 
 def test_wait_seconds_names_the_known_waits_for_an_unknown_key():
-    with pytest.raises(KeyError, match="no wait stage5/coffee or default/coffee; known waits: default/delete"):
+    with pytest.raises(KeyError, match="no wait stage5/coffee or default/coffee; known waits: default/backup, default/delete"):
         load().wait_seconds("stage5", "coffee")
 
 
