@@ -7,6 +7,7 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 
+import allure
 import pytest
 
 from proxqa.capi.chain import ChainSpec
@@ -102,6 +103,17 @@ class Fleet:
         return {name: vm for name, vm in self.vms.items() if vm.failure}
 
 
+def creation_table(fleet: Fleet, wall: float) -> str:
+    """Each VM's creation time with its phases, and how far the VMs' waits overlapped: the fleet's wall time against
+    its slowest VM and against the sum of all VMs' times."""
+    rows = [f"{name}: {vm.seconds:.1f} s " + (f"FAILED {vm.failure}" if vm.failure else "(" + ", ".join(
+        f"{phase} {seconds:.1f}" for phase, seconds in vm.phases().items()) + ")")
+        for name, vm in sorted(fleet.vms.items(), key=lambda item: item[1].requested)]
+    slowest, total = max(vm.seconds for vm in fleet.vms.values()), sum(vm.seconds for vm in fleet.vms.values())
+    return "\n".join(rows + [f"wall {wall:.1f} s for {len(fleet.vms)} VMs: {wall / slowest:.2f} x the slowest VM "
+                              f"({slowest:.1f} s), {wall / total:.2f} x the sum of all ({total:.1f} s)"])
+
+
 def failures(failed: dict[str, VmRun]) -> str:
     shown = "; ".join(f"{name}: {vm.failure}" for name, vm in list(failed.items())[:SHOWN])
     return shown + (f"; and {len(failed) - SHOWN} more" if len(failed) > SHOWN else "")
@@ -114,11 +126,15 @@ def test_s8_5_vms_created_in_parallel_within_sla(capi_chains, chain_spec, settin
     VM's phases reported)."""
     perf = settings.perf
     fleet = Fleet(capi_chains, perf.vm_count, perf.clone_concurrency, deadline("vm-ready").seconds)
+    started = time.perf_counter()
     fleet.start(chain_spec)
     fleet.poll()
     while not fleet.finished:
         time.sleep(PHASE_POLL)
         fleet.poll()
+    table = creation_table(fleet, time.perf_counter() - started)
+    print(table)
+    allure.attach(table, name="VM creation times and phases", attachment_type=allure.attachment_type.TEXT)
     failed, total = fleet.failed(), len(fleet.vms)
     percent = 100.0 * (total - len(failed)) / total
     assert percent >= MIN_SUCCESS_PERCENT, (
