@@ -11,6 +11,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
+STOP_GRACE = 0.5        # seconds stop() lets a probe in flight finish
+
 
 @dataclass(frozen=True)
 class Probe:
@@ -106,8 +108,10 @@ class Prober:
         self._thread.start()
 
     def stop(self) -> None:
+        """No probe is recorded from now on. A probe still in flight is not waited for (it may take its whole
+        timeout); its daemon thread ends with it."""
         self._stop.set()
-        self._thread.join()
+        self._thread.join(timeout=STOP_GRACE)
 
     def probes(self) -> list[Probe]:
         with self._lock:
@@ -132,4 +136,5 @@ class Prober:
         except Exception as exc:     # any failure of the call is the verdict, never the end of the prober
             error = str(exc) or type(exc).__name__
         with self._lock:
-            self._probes.append(Probe(target, at, error))
+            if not self._stop.is_set():
+                self._probes.append(Probe(target, at, error))
