@@ -11,6 +11,7 @@ stopped on the Proxmox side. A ProxmoxMachine no Machine owns is never reconcile
 """
 
 import base64
+import itertools
 import logging
 import re
 from dataclasses import dataclass
@@ -244,6 +245,7 @@ class ProxmoxMachineReconciler(object):
         self.timing = capmox.timing
         self.related = [(self.mgmt, MACHINE, self._of_machine), (self.mgmt, PROXMOX_CLUSTER, self._of_cluster),
                         (self.mgmt, IP_ADDRESS_CLAIM, owned_by('ProxmoxMachine'))]
+        self._choosing = set()      # VMIDs picked for clone requests not answered yet: machines cloned at once differ
 
     def _of_machine(self, machine):
         reference = machine['spec'].get('infrastructureRef') or {}
@@ -404,15 +406,19 @@ class ProxmoxMachineReconciler(object):
         self._started(job, upid, reason='Cloning')
 
     async def _clone_call(self, api, spec, source, template, options, attempts=3):
-        """(vmid, UPID) of the clone request; a VMID taken meanwhile is retried with the next free one."""
+        """(vmid, UPID) of the clone request; a VMID taken meanwhile (by another client) is retried with the next
+        free one. The VMID stays reserved while the request is on its way, so clones started together differ."""
         for attempt in range(attempts):
             vmid = await self._free_vmid(api, spec.get('vmIDRange'))
+            self._choosing.add(vmid)
             try:
                 return vmid, await api.post('/nodes/{0}/qemu/{1}/clone'.format(source, template), newid=vmid,
                                             **options)
             except PveError as err:
                 if 'already exists' not in err.message or attempt == attempts - 1:
                     raise
+            finally:
+                self._choosing.discard(vmid)
         raise CapmoxError('no free VMID after {0} attempts'.format(attempts))
 
     @staticmethod
@@ -456,12 +462,14 @@ class ProxmoxMachineReconciler(object):
             '/nodes/{0}/storage'.format(source)))
         return bool(used) and all(shared.get(name) for name in used)
 
-    @staticmethod
-    async def _free_vmid(api, vmid_range):
-        if not vmid_range:
-            return int(await api.get('/cluster/nextid'))
-        used = set(vm['vmid'] for vm in await api.get('/cluster/resources', type='vm'))
-        free = next((vmid for vmid in range(vmid_range['start'], vmid_range['end'] + 1) if vmid not in used), None)
+    async def _free_vmid(self, api, vmid_range):
+        """The lowest VMID neither in use nor being chosen: within vmIDRange, else from /cluster/nextid on."""
+        if vmid_range:
+            used = set(vm['vmid'] for vm in await api.get('/cluster/resources', type='vm')) | self._choosing
+            candidates = range(vmid_range['start'], vmid_range['end'] + 1)
+        else:
+            used, candidates = self._choosing, itertools.count(int(await api.get('/cluster/nextid')))
+        free = next((vmid for vmid in candidates if vmid not in used), None)
         if free is None:
             raise CapmoxError('No free vmid found in vmIDRange')
         return free
