@@ -1,7 +1,7 @@
 """python -m lab: start, stop, inspect and break the embedded lab.
 
     python -m lab up [--state-dir DIR] [--seed NAME] [--fault NAME[=VALUE]]... [--time-scale S] [--watch-pid PID]
-                     [--json]
+                     [--json] [--secrets-stdin]
     python -m lab down [--state-dir DIR]
     python -m lab fault NAME[=VALUE]        set a fault (python -m lab faults lists them)
     python -m lab fault --clear [NAME]      clear one fault, or all
@@ -24,15 +24,32 @@ import sys
 from lab import launcher
 from lab.control_client import call
 from lab.errors import EXIT_USAGE, LabError
-from lab.settings import export_lines, lab_settings, new_credentials
+from lab.settings import ROLE_SETTINGS, export_lines, lab_settings, new_credentials
 
 
 def say(text):
     print('lab: ' + text, file=sys.stderr, flush=True)
 
 
+def chosen_secrets(stream):
+    """The secrets a caller chose (JSON {role: secret} on stdin), e.g. canary values a test looks for in reports."""
+    try:
+        chosen = json.loads(stream.read())
+    except ValueError:
+        chosen = None
+    if not isinstance(chosen, dict) or not all(isinstance(value, str) and value for value in chosen.values()):
+        raise LabError('--secrets-stdin: stdin must hold a JSON object {role: secret} of non-empty strings', EXIT_USAGE)
+    unknown = sorted(set(chosen) - set(ROLE_SETTINGS))
+    if unknown:
+        raise LabError('--secrets-stdin: unknown roles {0}; the roles are {1}'.format(
+            ', '.join(unknown), ', '.join(ROLE_SETTINGS)), EXIT_USAGE)
+    return chosen
+
+
 def cmd_up(args):
     credentials = new_credentials()
+    if args.secrets_stdin:
+        credentials.update(chosen_secrets(sys.stdin))
     state, inventory = launcher.start(args.state_dir, credentials, faults=args.fault, time_scale=args.time_scale,
                                       watch_pid=args.watch_pid, seed=args.seed, progress=say)
     settings = lab_settings(inventory, credentials, state)
@@ -165,6 +182,9 @@ def parser():
                     help='real seconds per Proxmox second for tasks (default 0: tasks finish at once)')
     up.add_argument('--watch-pid', type=int, metavar='PID', help='the lab stops by itself when this process is gone')
     up.add_argument('--json', action='store_true', help='print one JSON object instead of export lines')
+    up.add_argument('--secrets-stdin', action='store_true',
+                    help='read chosen secrets from stdin as JSON {role: secret} (roles: user, suite, capmox, csi, '
+                         'ccm); the others are made at random')
     command('down', cmd_down, 'stop the lab (no lab running is not an error)')
     fault = command('fault', cmd_fault, 'set a fault, or clear one or all')
     fault.add_argument('spec', nargs='?', metavar='NAME[=VALUE]')

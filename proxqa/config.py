@@ -218,13 +218,19 @@ def _number(low: float | None = None, high: float | None = None, *, above: float
 _UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600}
 
 
-def _duration(value: Any) -> float:
+def duration_seconds(value: Any) -> float:
+    """Seconds from a duration as the settings write it: a number, or one with s, m or h ("90", "30m", "1h");
+    ValueError when it is none."""
     match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smh]?)\s*", value) if isinstance(value, str) else None
     if match:
-        seconds = float(match[1]) * _UNIT_SECONDS[match[2]]
-    elif (seconds := _to_float(value)) is None:
+        return float(match[1]) * _UNIT_SECONDS[match[2]]
+    if (seconds := _to_float(value)) is None:
         raise _Invalid(f"{value!r} is not a duration (seconds, or a number with s, m or h)")
-    return _in_range(seconds, value, None, None, 0)
+    return seconds
+
+
+def _duration(value: Any) -> float:
+    return _in_range(duration_seconds(value), value, None, None, 0)
 
 
 def _text(value: Any) -> str:
@@ -304,14 +310,31 @@ def _path(value: Any) -> Path:
     return value if isinstance(value, Path) else Path(_text(value)).expanduser()
 
 
-def _ca_bundle(value: Any) -> Path:
-    path = _path(value)
+def _read(path: Path) -> bytes:
     try:
-        content = path.read_bytes()
+        return path.read_bytes()
     except OSError as error:
         raise _Invalid(f"cannot read {str(path)!r} ({error.strerror or error})", show_example=False) from None
-    if b"-----BEGIN CERTIFICATE-----" not in content:
+
+
+def _ca_bundle(value: Any) -> Path:
+    path = _path(value)
+    if b"-----BEGIN CERTIFICATE-----" not in _read(path):
         raise _Invalid(f"{str(path)!r} is not a PEM file (no BEGIN CERTIFICATE line)")
+    return path
+
+
+def _kubeconfig(value: Any) -> Path:
+    if isinstance(value, str) and ":" in value:     # kubectl merges a list of files; the suite reads one
+        raise _Invalid(f"{value!r} names several files; give the one kubeconfig of the management cluster",
+                       example=value.split(":")[0] or None)
+    path = _path(value)
+    try:
+        content = yaml.safe_load(_read(path))
+    except yaml.YAMLError as error:     # never the text itself: a kubeconfig holds credentials
+        raise _Invalid(f"{str(path)!r} is not a kubeconfig ({_yaml_problem(error)})") from None
+    if not (isinstance(content, dict) and content.get("clusters")):
+        raise _Invalid(f"{str(path)!r} is not a kubeconfig (it lists no clusters)")
     return path
 
 
@@ -334,6 +357,27 @@ def _http_url(value: Any) -> str:
         raise _Invalid(f"{value!r} has a query or fragment; give the base URL only",
                        example=urlunsplit(parts._replace(query="", fragment="")))
     return text.rstrip("/")
+
+
+def _ipv4_address(value: Any) -> str:
+    text = _text(value)
+    try:
+        ipaddress.IPv4Address(text)
+    except ValueError:
+        raise _Invalid(f"{value!r} is not an IPv4 address") from None
+    return text
+
+
+def _ipv4_range(value: Any) -> str:
+    """first-last (or one address), first not above last."""
+    text = _text(value)
+    try:
+        ends = [ipaddress.IPv4Address(end) for end in text.split("-")]
+    except ValueError:
+        ends = []
+    if not 1 <= len(ends) <= 2 or ends[0] > ends[-1]:
+        raise _Invalid(f"{value!r} is not an IPv4 range first-last (first not above last)")
+    return text
 
 
 def _list_of(item: Callable[[Any], str]) -> BeforeValidator:
@@ -366,7 +410,7 @@ _TokenId = Annotated[str, BeforeValidator(_token_id)]
 _UserId = Annotated[str, BeforeValidator(_matching(r"[^\s@!]+@[A-Za-z0-9][\w.-]*", "of the form user@realm"))]
 _Host = Annotated[str, BeforeValidator(_host)]
 _CaBundle = Annotated[Path, BeforeValidator(_ca_bundle)]
-_AnyPath = Annotated[Path, BeforeValidator(_path)]
+_Kubeconfig = Annotated[Path, BeforeValidator(_kubeconfig)]
 _Seconds = Annotated[float, _number(above=0)]
 _Duration = Annotated[float, BeforeValidator(_duration)]
 _HttpUrl = Annotated[str, BeforeValidator(_http_url)]
@@ -445,7 +489,7 @@ class ResourceSettings(_Frozen):
 
 
 class KubernetesSettings(_Frozen):
-    kubeconfig: _AnyPath | None = None
+    kubeconfig: _Kubeconfig | None = None
 
 
 class PerfSettings(_Frozen):
@@ -476,10 +520,9 @@ class LimitSettings(_Frozen):
 class CapiSettings(_Frozen):
     """The `capi.*` keys: the test VMs stage 3 creates through Cluster API, and where their addresses come from."""
 
-    ip_range: Annotated[str, BeforeValidator(_matching(
-        r"\d{1,3}(\.\d{1,3}){3}(-\d{1,3}(\.\d{1,3}){3})?", "an IPv4 range first-last"))] | None = None
+    ip_range: Annotated[str, BeforeValidator(_ipv4_range)] | None = None
     ip_prefix: Annotated[int, _whole(1, 32)] = 24
-    gateway: Annotated[str, BeforeValidator(_matching(r"\d{1,3}(\.\d{1,3}){3}", "an IPv4 address"))] | None = None
+    gateway: Annotated[str, BeforeValidator(_ipv4_address)] | None = None
     dns_servers: _Names = []
     control_plane_endpoint: Annotated[str, BeforeValidator(_matching(r"[^\s:/]+:\d{1,5}", "host:port"))] | None = None
     vmid_range: Annotated[str, BeforeValidator(_matching(r"\d{3,9}-\d{3,9}", "first-last VMID"))] = "9900-9999"

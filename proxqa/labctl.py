@@ -4,11 +4,14 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import requests
+from kubernetes import client as kube_client
+from kubernetes import config as kube_config
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -24,18 +27,23 @@ class LabHandle:
     state_dir: Path
 
 
-def _lab(*args: str, timeout: float) -> subprocess.CompletedProcess[str]:
+def _lab(*args: str, timeout: float, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "lab", *args], cwd=REPO, capture_output=True, text=True,
-                          timeout=timeout, check=False)
+                          timeout=timeout, check=False, input=stdin)
 
 
 def start_lab(state_dir: Path, *, faults: tuple[str, ...] = (), time_scale: float = 0.0,
-              watch_pid: int | None = None, seed: str = "standard") -> LabHandle:
+              watch_pid: int | None = None, seed: str = "standard",
+              secrets: Mapping[str, str] | None = None) -> LabHandle:
+    """Start the lab; `secrets` chooses some of its secrets (role -> value: user, suite, capmox, csi, ccm), e.g. canary
+    values a test then looks for in reports. They go through a pipe, never on a command line."""
     args = ["up", "--json", "--state-dir", str(state_dir), "--time-scale", str(time_scale), "--seed", seed]
     args += [f"--fault={fault}" for fault in faults]
     if watch_pid is not None:
         args += ["--watch-pid", str(watch_pid)]
-    done = _lab(*args, timeout=90)
+    if secrets:
+        args.append("--secrets-stdin")
+    done = _lab(*args, timeout=90, stdin=json.dumps(dict(secrets)) if secrets else None)
     if done.returncode != 0:
         raise LabError(f"the lab did not start (exit {done.returncode}): {done.stderr.strip()[-2000:]}")
     up = json.loads(done.stdout)
@@ -68,5 +76,23 @@ class LabControl:
         self._call("DELETE", "/faults")
 
     def requests_seen(self, since: int = 0) -> list[dict[str, Any]]:
+        """The Proxmox twin's request log from that index on: index, time, method, path, identity, status."""
         return self._call("GET", f"/requests?since={since}")["requests"]
 
+
+def kube_requests_seen(kubeconfig: Path, since: int = 0) -> tuple[list[dict[str, Any]], int]:
+    """(the requests clients sent over HTTP to the lab's Kubernetes API server of that kubeconfig, from index `since`
+    on: index, time, method, path, status, user_agent; the next index). The lab's own controllers are not in it: they
+    use the store in their process."""
+    cluster = kube_client.Configuration()
+    kube_config.load_kube_config(config_file=str(kubeconfig), client_configuration=cluster)
+    bearer = {"Authorization": cluster.get_api_key_with_prefix("BearerToken")}
+    try:
+        response = requests.get(f"{cluster.host}/lab/requests", params={"since": since}, headers=bearer,
+                                verify=cluster.ssl_ca_cert, timeout=30)
+    except requests.RequestException as exc:
+        raise LabError(f"the request log of the Kubernetes API server {cluster.host}: {exc}") from None
+    if response.status_code != 200:
+        raise LabError(f"the request log of the Kubernetes API server {cluster.host}: HTTP {response.status_code}")
+    answer = response.json()
+    return answer["requests"], answer["next"]

@@ -11,18 +11,20 @@ import secrets
 import shutil
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
-from proxqa import catalog, report_files
+from proxqa import catalog, janitor, report_files, safety
 from proxqa.config import ConfigError, Settings, load_settings, resolve_target
 from proxqa.diagnostics import Diagnostics
 from proxqa.labctl import LabError, LabHandle, start_lab, stop_lab
 from proxqa.pve.errors import PveUnreachable
 from proxqa.pve.tls import EndpointUnreachable
+from proxqa.report_files import KNOWN_ISSUE
+from proxqa.reporting import publish_run
 from proxqa.results import ItemResult, SlaResult
 from proxqa.shared_results import SharedResults
 from proxqa.sla import SlaBreach
@@ -57,6 +59,7 @@ class Suite:
     reruns: set[str] = field(default_factory=set)
     summary: RunSummary | None = None
     diagnostics: Diagnostics | None = None
+    report_notes: list[str] = field(default_factory=list)     # where the Allure report and dashboard went
 
     @property
     def is_controller(self) -> bool:
@@ -94,6 +97,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="start the embedded lab with this fault (repeatable)")
     group.addoption("--run-id", help="name of this run (default: timestamp and random suffix)")
     group.addoption("--reports-dir", type=Path, help="where run folders go (default: reports/ in the repository)")
+    group.addoption("--no-allure-html", action="store_true",
+                    help="skip the Allure HTML report (about 2 s); `python -m proxqa report RUN_DIR` makes it later")
 
 
 def _cli_settings(config: pytest.Config) -> dict[str, str]:
@@ -152,6 +157,10 @@ def pytest_configure(config: pytest.Config) -> None:
     for number, name in catalog.STAGES.items():
         config.addinivalue_line("markers", f"stage{number}: stage {number}, {name}")
     config.addinivalue_line("markers", "check(id): the STAGES.md check this test implements, e.g. check('S1.3')")
+    config.addinivalue_line("markers", "known_issue(url): the check fails on a known product defect tracked at url; "
+                                       "its failure is reported apart and not counted by the gate, as in Allure")
+    config.addinivalue_line("markers", f"{safety.MUTATES}(change): the check itself changes the target (what it "
+                                       "changes, e.g. 'submits a ProxmoxMachine'); skipped in read-only runs")
     if not _runs_stages(config):
         return
     _selected_stages(config)
@@ -173,13 +182,18 @@ def pytest_configure(config: pytest.Config) -> None:
     state.diagnostics = Diagnostics(settings.secrets())
     config.stash[SUITE] = state
     config.pluginmanager.register(SuitePlugin(state), "proxqa-suite")
+    _raise_timeout_backstop(config, settings)
     if not config.option.collectonly:
         _point_reports_at(config, state)
 
 
 def _point_reports_at(config: pytest.Config, state: Suite) -> None:
     """One folder per run: pytest-html, JUnit and Allure results go there unless the user chose otherwise."""
-    state.run_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        state.run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise pytest.UsageError(f"configuration error\nreports folder: cannot create {state.run_dir} "
+                                f"({error.strerror or error}); e.g. --reports-dir reports") from None
     option = config.option
     if not getattr(option, "htmlpath", None):
         option.htmlpath = str(state.run_dir / "report.html")
@@ -196,6 +210,42 @@ class SuitePlugin:
     def __init__(self, state: Suite):
         self.state = state
         self._shared = SharedResults(state.run_dir / "results.jsonl")
+        # SIGTERM too stops the run as Ctrl-C does, so the finalizers and the run's teardown clean up
+        self.interrupts = janitor.Interruptions(state.run_id, lambda line: _progress_to(state.config)(line))
+        self.interrupts.install()
+
+    # ----------------------------------------------------------------------- interruptions and the run's teardown
+
+    def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
+        self.interrupts.stopping = True
+        _progress_to(self.state.config)(
+            f"proxqa: {excinfo.value or 'interrupted'}: stopping the run and deleting what run {self.state.run_id} "
+            "made; a further signal stops that")
+
+    @pytest.hookimpl(wrapper=True, tryfirst=True, specname="pytest_sessionfinish")
+    def pytest_sessionfinish_stoppable(self, session: pytest.Session, exitstatus: int) -> Iterator[None]:
+        """A signal during the final teardown stops it: say what remains and how the janitor removes it."""
+        self.interrupts.tearing_down = True
+        try:
+            return (yield)
+        except KeyboardInterrupt:
+            session.exitstatus = pytest.ExitCode.INTERRUPTED
+            if self.state.is_controller:
+                janitor.report_remains(self.state.settings, self.state.run_id, out=_progress_to(session.config))
+            return None
+
+    def _sweep(self, config: pytest.Config) -> None:
+        """The run's teardown after the finalizers: what still carries the run's label or tag goes."""
+        say = _progress_to(config)
+        try:
+            remaining = janitor.sweep_run(self.state.settings, self.state.run_id, self.state.run_dir, out=say)
+        except janitor.FAILURES as exc:
+            say(f"proxqa: could not look for what the run left: {exc}")
+            return
+        for line in remaining:
+            say(f"proxqa: remains: {line}")
+        if remaining:
+            say(f"proxqa: {janitor.janitor_hint(self.state.run_id)}")
 
     # ----------------------------------------------------------------------- lab
 
@@ -220,6 +270,7 @@ class SuitePlugin:
         node.workerinput["proxqa_loadgroup"] = node.config.getvalue("dist") == "loadgroup"
 
     def pytest_unconfigure(self, config: pytest.Config) -> None:
+        self.interrupts.restore()
         if self.state.lab is not None:
             stop_lab(self.state.lab.state_dir)
             shutil.rmtree(self.state.lab.state_dir, ignore_errors=True)
@@ -242,6 +293,7 @@ class SuitePlugin:
                 continue
             item.stash[CHECK] = check
             _label(item, check)
+            problems += _mark_known_issue(item)
         if problems:
             raise pytest.UsageError("\n".join(problems))
         wanted = _selected_stages(config)
@@ -261,9 +313,11 @@ class SuitePlugin:
             # nothing, and its dependant then fails on the same cause instead of being reported as blocked.
             known = self._shared.read()
             self.state.results.update((k, v) for k, v in known.items() if k not in self.state.results)
-        for group in item.stash[CHECK].needs:
+        for mark in item.iter_markers(safety.MUTATES):
+            safety.skip_if_read_only(self.state.settings.read_only, mark.args[0])
+        for group in _prerequisites(item.stash[CHECK]):
             verdicts = [self.state.verdict(cid) for cid in group.split("|")]
-            if all(v is not None and v.outcome not in ("passed", "flaky") for v in verdicts):
+            if all(_gates(v) for v in verdicts):
                 cause = verdicts[0]     # a blocked prerequisite already names the root cause
                 pytest.skip(cause.message if cause.outcome == "blocked" else f"{BLOCKED}{cause.check}: {cause.message}")
 
@@ -278,7 +332,7 @@ class SuitePlugin:
         if report.failed and report.when == "call" and self.state.diagnostics is not None:
             for title, text in self.state.diagnostics.collect():
                 report.sections.append((f"proxqa diagnostics: {title}", text))
-        if report.failed and call.excinfo is not None:
+        if call.excinfo is not None and (report.failed or hasattr(report, "wasxfail")):
             report.user_properties.append(("proxqa_category", _category(call.excinfo.value)))
             report.user_properties.append(("proxqa_message", _first_line(call.excinfo.value)))
 
@@ -330,12 +384,16 @@ class SuitePlugin:
         report_files.write_summary_md(run, run_dir)
         alluredir = Path(session.config.option.allure_report_dir)
         alluredir.mkdir(parents=True, exist_ok=True)
-        report_files.write_allure_environment(run.environment, alluredir)
+        report_files.write_allure_environment({"gate": run.gate.verdict, **run.environment}, alluredir)
         report_files.write_allure_categories(alluredir)
         _link_latest(run_dir)
         self.state.summary = run
+        self.state.report_notes = publish_run(run, run_dir, alluredir=alluredir,
+                                              allure=not session.config.getoption("no_allure_html"),
+                                              progress=_progress_to(session.config)).notes
         if exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
             session.exitstatus = exit_code(run)
+        self._sweep(session.config)
 
     def pytest_terminal_summary(self, terminalreporter) -> None:
         run = self.state.summary
@@ -347,6 +405,8 @@ class SuitePlugin:
             terminalreporter.write_line(f"SLA {sla.check} {sla.metric}: {sla.value:.3f} {sla.unit} "
                                         f"(threshold {sla.comparison} {sla.threshold:g}) {sla.verdict}")
         terminalreporter.write_line(f"reports: {self.state.run_dir}")
+        for note in self.state.report_notes:
+            terminalreporter.write_line(note)
 
 
 CHECK = pytest.StashKey[catalog.Check]()
@@ -363,6 +423,49 @@ def _label(item: pytest.Item, check: catalog.Check) -> None:
     item.add_marker(pytest.mark.allure_label(f"{check.id} {check.title}", label_type="story"))
 
 
+def _mark_known_issue(item: pytest.Item) -> list[str]:
+    """@pytest.mark.known_issue(url) becomes a non-strict xfail ("known issue <url>"), which allure-pytest reports
+    as skipped with that message (the Known issue category), plus an issue link in Allure."""
+    mark = item.get_closest_marker("known_issue")
+    if mark is None:
+        return []
+    url = mark.args[0] if mark.args else ""
+    if not isinstance(url, str) or not url.startswith(("https://", "http://")):
+        return [f"{item.nodeid}: known_issue needs the tracker URL of the issue, "
+                f"e.g. @pytest.mark.known_issue('https://tracker.example.com/QA-123')"]
+    item.add_marker(pytest.mark.xfail(reason=f"{KNOWN_ISSUE} {url}", strict=False))
+    item.add_marker(pytest.mark.allure_link(url, link_type="issue", name=url))
+    return []
+
+
+def _raise_timeout_backstop(config: pytest.Config, settings: Settings) -> None:
+    """pytest-timeout (pytest.ini) is a backstop: at least twice the longest wait of the settings, so a check's own
+    deadline always ends it first, with its precise message. A --timeout on the command line is left as given."""
+    floor = 2 * max(settings.waits.values(), default=0.0)
+    configured = config.getini("timeout")
+    if config.getoption("timeout", None) is None and configured and float(configured) < floor:
+        config.option.timeout = floor
+
+
+def _progress_to(config: pytest.Config) -> Callable[[str], None]:
+    """Progress lines on the terminal, each on a line of its own (after the dots of the run)."""
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    return reporter.write_line if reporter is not None else lambda line: print(line, file=sys.stderr, flush=True)
+
+
+def _prerequisites(check: catalog.Check) -> tuple[str, ...]:
+    """The check's own prerequisites and, after stage 1, the Proxmox endpoint: when it is unreachable or untrusted the
+    rest of the run is blocked at once instead of failing check by check."""
+    return check.needs if check.stage == 1 else (*catalog.PVE_REACHABLE, *check.needs)
+
+
+def _gates(verdict: ItemResult | None) -> bool:
+    """Whether a prerequisite's verdict keeps its dependants from running. A read-only skip does not: a dependant
+    that would change something skips itself with its own reason, and one that only reads can still run."""
+    return verdict is not None and verdict.outcome not in ("passed", "flaky") and not (
+        verdict.outcome == "skipped" and safety.is_read_only_skip(verdict.message))
+
+
 def _category(exc: BaseException) -> str:
     if isinstance(exc, SlaBreach):
         return "sla breach"
@@ -377,6 +480,10 @@ def _first_line(exc: BaseException) -> str:
 
 
 def _item_result(report: pytest.TestReport, props: dict, reruns: set[str]) -> ItemResult:
+    if report.skipped and hasattr(report, "wasxfail"):       # failed on its known issue
+        return ItemResult(check=props["proxqa_check"], nodeid=report.nodeid, outcome="known_issue",
+                          category=KNOWN_ISSUE, message=f"{report.wasxfail}: {props.get('proxqa_message', 'failed')}",
+                          duration=report.duration)
     if report.skipped:
         reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
         reason = reason.removeprefix("Skipped: ")

@@ -8,9 +8,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Literal
 
-Outcome = Literal["passed", "failed", "skipped", "blocked", "flaky"]
+Outcome = Literal["passed", "failed", "skipped", "blocked", "flaky", "known_issue"]
 # Why a check failed, for Allure categories and the exit code.
-Category = Literal["product defect", "sla breach", "unreachable", "blocked", "skipped", ""]
+Category = Literal["product defect", "sla breach", "unreachable", "blocked", "skipped", "known issue", ""]
 
 
 @dataclass(frozen=True)

@@ -15,11 +15,11 @@ from proxqa.catalog import STAGES, check, order_key, stage_of
 from proxqa.results import ItemResult, SlaResult
 
 SCHEMA_VERSION = 1
-OUTCOMES = ("passed", "failed", "skipped", "blocked", "flaky")
+OUTCOMES = ("passed", "failed", "skipped", "blocked", "flaky", "known_issue")
 # A check takes the first of these outcomes that any of its items has; "skipped" otherwise.
-_OUTCOME_PRECEDENCE = ("failed", "blocked", "flaky", "passed")
+_OUTCOME_PRECEDENCE = ("failed", "known_issue", "blocked", "flaky", "passed")
 # The item whose message explains the check: a failure first, then a reason for not running.
-_MESSAGE_PRECEDENCE = ("failed", "blocked", "skipped", "flaky", "passed")
+_MESSAGE_PRECEDENCE = ("failed", "known_issue", "blocked", "skipped", "flaky", "passed")
 
 
 class ExitCode(IntEnum):
@@ -106,6 +106,26 @@ class RunSummary:
             "environment": dict(self.environment),
         }
 
+    @classmethod
+    def from_json(cls, document: Mapping) -> RunSummary:
+        """The summary back from its summary.json document, e.g. to gate or report a finished run again."""
+        if document.get("schema") != SCHEMA_VERSION:
+            raise ValueError(f"summary.json schema {document.get('schema')!r} is not supported; "
+                             f"this version reads schema {SCHEMA_VERSION}")
+        gate = document["gate"]
+        return cls(
+            run_id=document["run_id"], target=document["target"], started=document["started"],
+            finished=document["finished"], pass_rate=document["pass_rate"],
+            gate=Gate(gate["threshold"], gate["min_executed"], gate["executed"], gate["pass_rate"], gate["passed"],
+                      gate["reason"]),
+            counts=_counts_from_json(document["counts"]),
+            stages=tuple(StageSummary(int(number), stage["name"], stage["pass_rate"],
+                                      _counts_from_json(stage["counts"]))
+                         for number, stage in document["stages"].items()),
+            checks=tuple(CheckSummary(**check) for check in document["checks"]),
+            sla=tuple(SlaResult.from_dict(result) for result in document["sla"]),
+            environment=dict(document["environment"]))
+
 
 def summarize(items: Iterable[ItemResult], *, run_id: str, target: str, started: datetime, finished: datetime,
               threshold: float, min_executed: int, environment: Mapping[str, str]) -> RunSummary:
@@ -137,7 +157,8 @@ def count_outcomes(checks: Iterable[CheckSummary]) -> dict[str, int]:
 
 
 def executed(counts: Mapping[str, int]) -> int:
-    """Checks that ran to a verdict; skipped and blocked ones did not."""
+    """Checks the gate counts: those that ran to a verdict. Skipped and blocked ones did not run; a failure
+    marked as a known issue ran but is counted apart, as Allure leaves known failures out of its success rate."""
     return counts["passed"] + counts["failed"] + counts["flaky"]
 
 
@@ -152,7 +173,7 @@ def evaluate_gate(counts: Mapping[str, int], *, threshold: float, min_executed: 
     threshold = float(threshold)
     ran, rate = executed(counts), pass_rate(counts)
     if rate is None or ran < min_executed:
-        return Gate(threshold, min_executed, ran, rate, False, _too_few_reason(ran, min_executed))
+        return Gate(threshold, min_executed, ran, rate, False, _too_few_reason(ran, min_executed) + _apart(counts))
     passed = rate >= threshold
     shown = percent_text(rate, threshold)
     if passed:
@@ -161,7 +182,7 @@ def evaluate_gate(counts: Mapping[str, int], *, threshold: float, min_executed: 
         good = counts["passed"] + counts["flaky"]
         flaky = f", {counts['flaky']} of them flaky" if counts["flaky"] else ""
         reason = f"pass rate {shown} % < {threshold:g} % ({good} of {_checks(ran, 'executed')} passed{flaky})"
-    return Gate(threshold, min_executed, ran, rate, passed, reason)
+    return Gate(threshold, min_executed, ran, rate, passed, reason + _apart(counts))
 
 
 def exit_code(summary: RunSummary) -> ExitCode:
@@ -195,6 +216,12 @@ def _too_few_reason(ran: int, min_executed: int) -> str:
     return f"only {_checks(ran)} executed{required}"
 
 
+def _apart(counts: Mapping[str, int]) -> str:
+    """ "; 2 known issues not counted", or nothing when no check failed on a known issue."""
+    known = counts.get("known_issue", 0)
+    return f"; {known} known issue{'' if known == 1 else 's'} not counted" if known else ""
+
+
 def _checks(count: int, adjective: str = "") -> str:
     """ "1 executed check", "3 executed checks" """
     words = [str(count), adjective, "check" if count == 1 else "checks"]
@@ -217,6 +244,11 @@ def _utc_iso(moment: datetime) -> str:
 
 def _round(number: float | None) -> float | None:
     return None if number is None else round(number, 4)
+
+
+def _counts_from_json(counts: Mapping[str, int]) -> dict[str, int]:
+    """Every outcome, also those a summary written before they existed lacks."""
+    return {outcome: counts.get(outcome, 0) for outcome in OUTCOMES}
 
 
 def _sla_json(result: SlaResult) -> dict:

@@ -23,7 +23,7 @@ def test_s8_6_is_skipped_with_the_reason(case, tmp_path):
     args, reason = CASES[case]
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("PROXMOX_", "TEST_", "PROXQA_", "LAB_"))}
     done = subprocess.run([sys.executable, "-m", "pytest", "stages/", "--stage", "8", "-k", "s8_6", "--run-id", "d",
-                           "--reports-dir", str(tmp_path), "-q", *args], cwd=REPO, env=clean,
+                           "--reports-dir", str(tmp_path), "-q", "--no-allure-html", *args], cwd=REPO, env=clean,
                           capture_output=True, text=True, timeout=120)
     summary = json.loads((tmp_path / "d" / "summary.json").read_text())
     check = next(c for c in summary["checks"] if c["id"] == "S8.6")

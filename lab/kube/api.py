@@ -8,16 +8,19 @@ import base64
 import hmac
 import json
 import logging
+import time
 from dataclasses import dataclass
 
 from aiohttp import web
 
 from . import discovery, errors, protobuf, tables
+from .request_log import RequestLog
 
 log = logging.getLogger('lab.kube')
 
 KUBERNETES_VERSION = 'v1.36.0'
 PUBLIC_PATHS = ('/healthz', '/livez', '/readyz', '/version')     # readable anonymously, as on a real cluster
+LAB_PREFIX = '/lab/'            # the lab's own paths (the request log), for the suite's tests; never logged
 BOOKMARK_INTERVAL = 10.0        # seconds between bookmarks on a quiet watch that asked for them
 WATCH_TIMEOUT = 1800            # seconds a watch lasts when the client sets no timeoutSeconds
 LOG_POLL = 0.2                  # seconds between looks at a followed log
@@ -137,6 +140,7 @@ class ApiServer(object):
         self._token = token.encode()
         self._server_address = server_address
         self._bookmark_interval = bookmark_interval
+        self.request_log = RequestLog()
 
     def app(self):
         app = web.Application(middlewares=[self._middleware], client_max_size=MAX_BODY)
@@ -150,6 +154,8 @@ class ApiServer(object):
             get('/apis' + slash, self._groups_discovery)
             get('/apis/{group}' + slash, self._group_discovery)
         get('/openapi/v3', self._openapi_index)
+        get(LAB_PREFIX + 'requests', self._requests)
+        app.router.add_delete(LAB_PREFIX + 'requests', self._clear_requests)
         get('/openapi/v3/{path:.+}', self._openapi_document)
         app.router.add_route('*', '/api/{version}', self._versioned)
         app.router.add_route('*', '/api/{version}/{path:.*}', self._versioned)
@@ -161,6 +167,16 @@ class ApiServer(object):
 
     @web.middleware
     async def _middleware(self, request, handler):
+        started, status = time.time(), None     # None: the client went away before an answer
+        try:
+            response = await self._answer(request, handler)
+            status = response.status
+            return response
+        finally:
+            if not request.path.startswith(LAB_PREFIX):
+                self.request_log.add(request, status, started)
+
+    async def _answer(self, request, handler):
         try:
             if request.path.rstrip('/') not in PUBLIC_PATHS and not self._authorized(request):
                 raise errors.ApiError(401, 'Unauthorized')
@@ -249,6 +265,17 @@ class ApiServer(object):
         if found is None:
             raise not_found_path()
         return json_response(found)
+
+    # ------------------------------------------------------------ request log
+
+    async def _requests(self, request):
+        """GET /lab/requests?since=INDEX: the requests answered from that index on, and the next index."""
+        since = _count(request.query, 'since', 0)
+        return json_response({'requests': self.request_log.since(since), 'next': self.request_log.next_index})
+
+    async def _clear_requests(self, request):
+        self.request_log.clear()
+        return json_response({'next': self.request_log.next_index})
 
     # -------------------------------------------------------------- resources
 

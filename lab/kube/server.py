@@ -42,6 +42,7 @@ class KubeServer(object):
         self.kubeconfig = os.path.join(state_dir, name + '.kubeconfig')
         self._token = secrets.token_urlsafe(32)
         self._runner = None
+        self.request_log = None     # the clients' requests (request_log.RequestLog), once started
 
     def __repr__(self):
         return '<KubeServer {0} {1}>'.format(self.name, self.url or 'stopped')
@@ -62,6 +63,7 @@ class KubeServer(object):
         self.port = listener.getsockname()[1]
         self.url = 'https://{0}:{1}'.format(self.host, self.port)
         api = ApiServer(self.store, self._token, '{0}:{1}'.format(self.host, self.port))
+        self.request_log = api.request_log
         self._runner = web.AppRunner(api.app(), access_log=None, shutdown_timeout=SHUTDOWN_GRACE)
         await self._runner.setup()
         await web.SockSite(self._runner, listener, ssl_context=context).start()

@@ -31,12 +31,15 @@ class CapiChains:
         self._diagnostics = diagnostics
 
     def create(self, spec: ChainSpec) -> Chain:
-        """Create the whole chain; its deletion is registered first, so even a half-made chain is removed. While it
-        exists, a failing check reports its machines and events."""
+        """Create the whole chain; its deletion is registered and its objects are recorded in the run's ledger first,
+        so even a half-made chain is removed (or found by the janitor). While it exists, a failing check reports its
+        machines and events."""
         name = self._names.new("capi")
         chain = Chain(name, self._namespace, tuple(manifests(name, self._namespace, spec, self._names.labels)))
         self._add_cleanup(self._diagnostics.watch(f"Cluster API chain {name}", lambda: self.report(chain)))
         self._add_cleanup(lambda: self.delete(chain))
+        for obj in chain.objects:
+            self._names.intend(self._kube.name, obj)
         for obj in chain.objects:
             self._kube.create_custom_object(*KINDS[obj["kind"]], obj)
         return chain

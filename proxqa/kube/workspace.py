@@ -35,17 +35,17 @@ class Workspace:
         return name
 
     def create(self, body: dict) -> dict:
+        """Create the object with the run's labels, its deletion registered and its record in the run's ledger
+        written first."""
         meta = body["metadata"]
         meta["labels"] = {**meta.get("labels", {}), **self.names.labels}
         self._add_cleanup(lambda: self.remove(body["apiVersion"], body["kind"], meta["name"], meta.get("namespace")))
+        self.names.intend(self.kube.name, body)
         return self.kube.create(body)
 
     def remove(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> None:
         """Delete and wait until the object is gone."""
-        if self.kube.delete(api_version, kind, name, namespace):
-            wait_for(f"{kind} {name} to be deleted from the {self.kube.name}",
-                     lambda: self.kube.get(api_version, kind, name, namespace), done=lambda obj: obj is None,
-                     deadline=self._delete_deadline, show=lambda obj: "still there")
+        delete_and_wait(self.kube, api_version, kind, name, namespace, self._delete_deadline)
 
     def run_probe(self, job: dict, deadline: Deadline) -> ProbeResult:
         """Run a probe Job (backoffLimit 0) to its end; its exit status is the verdict."""
@@ -66,6 +66,15 @@ class Workspace:
     def _pod_detail(self, namespace: str, job_name: str) -> str:
         pods = self.kube.list("v1", "Pod", namespace, selector=f"job-name={job_name}")
         return "; ".join(pod_summary(p) for p in pods)
+
+
+def delete_and_wait(kube: KubeClient, api_version: str, kind: str, name: str, namespace: str | None,
+                    deadline: Deadline) -> None:
+    """Delete the object (a no-op when it is gone already) and wait until the API no longer has it."""
+    if kube.delete(api_version, kind, name, namespace):
+        wait_for(f"{kind} {name} to be deleted from the {kube.name}",
+                 lambda: kube.get(api_version, kind, name, namespace), done=lambda obj: obj is None,
+                 deadline=deadline, show=lambda obj: "still there")
 
 
 def _job_finished(job: dict) -> bool:

@@ -7,7 +7,6 @@ caller's, so each step is timed and each VM is registered for removal before it 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from urllib.parse import quote
 
 from proxqa.pve.client import PveClient
 from proxqa.pve.errors import PveError
@@ -76,7 +75,7 @@ def read_guest_file(pve: PveClient, vm: DrillVm, path: str) -> str:
 
 def back_up(pve: PveClient, vm: DrillVm, storage: str, notes: str) -> str:
     """vzdump in snapshot mode (the guest keeps running; the agent freezes its file systems), zstd, keeping every
-    other backup of the VM (remove=0)."""
+    other backup of the VM (remove=0). The notes start with the VM's run tag: the janitor finds the backup by it."""
     return str(pve.post(f"nodes/{vm.node}/vzdump", vmid=vm.vmid, storage=storage, mode="snapshot", compress="zstd",
                         remove=0, **{"notes-template": notes}))
 
@@ -93,10 +92,8 @@ def restore(pve: PveClient, archive: str, vm: DrillVm, storage: str) -> str:
 
 
 def delete_backup(pve: PveClient, node: str, volid: str, deadline: Deadline) -> None:
-    storage = volid.split(":", 1)[0]
-    upid = pve.delete(f"nodes/{node}/storage/{storage}/content/{quote(volid, safe='')}")
-    if upid:
-        pve.wait_task(node, str(upid), f"removal of backup {volid}", deadline)
+    if upid := pve.delete_volume(node, volid.split(":", 1)[0], volid):
+        pve.wait_task(node, upid, f"removal of backup {volid}", deadline)
 
 
 def remove_vm(pve: PveClient, vm: DrillVm, deadline: Deadline) -> None:

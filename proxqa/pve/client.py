@@ -1,6 +1,7 @@
 """The Proxmox client: one method per API call, typed records out, PveError/PveUnreachable on failure."""
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
@@ -8,6 +9,7 @@ from typing import Any, TypeVar
 import proxmoxer
 import requests
 
+from proxqa.config import ProxmoxSettings
 from proxqa.pve.connection import Endpoint, Identity
 from proxqa.pve.errors import PveError, PveUnreachable, redact
 from proxqa.pve.records import (ClusterStatus, NetworkInterface, NodeInfo, NodeStatus, PveVersion, RrdPoint,
@@ -39,6 +41,25 @@ def pve_call(call: Callable[[], T], *, method: str, path: str, secrets: Iterable
                 raise PveUnreachable(f"Proxmox {method} {path}: unreachable: {redact(str(exc), secrets)}") from None
         sleep(pause * (2 ** attempt))
     raise AssertionError("unreachable")  # the loop always returns or raises
+
+
+def endpoint_of(px: ProxmoxSettings) -> Endpoint:
+    """The API endpoint the `proxmox.*` settings name (host "" when none is set)."""
+    verify: bool | str = str(px.ca_bundle) if px.verify_ssl and px.ca_bundle else px.verify_ssl
+    return Endpoint(px.host or "", px.port, verify, px.connect_timeout, px.request_timeout)
+
+
+def suite_identity(px: ProxmoxSettings, *, token: bool) -> Identity | None:
+    """The suite's own API token (token=True) or password login, when the settings name it."""
+    user, secret = (px.token_id, px.token_secret) if token else (px.username, px.password)
+    return Identity("suite", user, secret.get_secret_value()) if user and secret else None
+
+
+def integration_identity(px: ProxmoxSettings, role: str) -> Identity | None:
+    """An integration's own token (capmox, csi, ccm, backup), when the settings name it."""
+    configured = getattr(px.identities, role)
+    return None if configured is None else Identity(role, configured.token_id,
+                                                    configured.token_secret.get_secret_value())
 
 
 def _flag(value: Any) -> bool:
@@ -104,8 +125,13 @@ class PveClient:
                              quorate=_flag(cluster.get("quorate")) if cluster else True, online=online)
 
     def vm_resources(self) -> list[VmResource]:
-        return [VmResource(int(r["vmid"]), r.get("name", ""), r.get("node", ""), r.get("status", ""),
-                           _flag(r.get("template")))
+        return [vm for vm, _ in self.tagged_vms()]
+
+    def tagged_vms(self) -> list[tuple[VmResource, frozenset[str]]]:
+        """Every QEMU VM with its tags (PVE keeps them as one ';'-separated string)."""
+        return [(VmResource(int(r["vmid"]), r.get("name", ""), r.get("node", ""), r.get("status", ""),
+                            _flag(r.get("template"))),
+                 frozenset(tag for tag in re.split(r"[;, ]+", str(r.get("tags") or "")) if tag))
                 for r in self.get("cluster/resources", type="vm") if r.get("type") == "qemu"]
 
     def permissions(self) -> dict[str, set[str]]:
@@ -160,10 +186,19 @@ class PveClient:
                                       if task.get("status") == "stopped" and task.get("exitstatus") != "OK" else None),
                  deadline=deadline, show=lambda task: f"{task.get('status')} {task.get('exitstatus', '')}".rstrip())
 
+    def delete_volume(self, node: str, storage: str, volid: str) -> str:
+        """Delete a volume (an ISO image, a disk) from a storage; the task's UPID, "" when PVE ran no task."""
+        return str(self.delete(f"nodes/{node}/storage/{storage}/content/{volid}") or "")
+
     def storage_volumes(self, node: str, storage: str, content: str) -> dict[str, int]:
         """Volume ID -> size in bytes, for one content type (iso, images, ...) on a storage of a node."""
         return {v["volid"]: int(v.get("size") or 0)
                 for v in self.get(f"nodes/{node}/storage/{storage}/content", content=content)}
+
+    def backup_notes(self, node: str, storage: str) -> dict[str, str]:
+        """Volume ID -> notes of the backups on a storage of a node that this identity may see."""
+        return {v["volid"]: str(v.get("notes") or "")
+                for v in self.get(f"nodes/{node}/storage/{storage}/content", content="backup")}
 
     def guest_ipv4(self, node: str, vmid: int) -> str | None:
         """The first non-loopback IPv4 address the QEMU guest agent reports, or None."""

@@ -22,6 +22,8 @@ def test_s3_3_capmox_available_with_few_restarts(mgmt_kube, capmox_namespace, se
 
 
 @pytest.mark.check("S3.3")
+@pytest.mark.mutates("submits a ProxmoxMachine to the management cluster (a dry run, which still needs create "
+                     "rights)")
 def test_s3_3_webhook_rejects_format_without_full_clone(mgmt_kube, capmox_namespace, names):
     """A ProxmoxMachine with `format` set and `full: false` is rejected by the validating webhook (dry run)."""
     machine = {"apiVersion": f"{INFRA_GROUP}/{INFRA_VERSION}", "kind": "ProxmoxMachine",

@@ -32,10 +32,9 @@ class Worker:
 
 
 @pytest.fixture(scope="package")
-def stage_chains(mgmt_kube: KubeClient, names: Names, test_namespace: str, settings: Settings,
-                 request: pytest.FixtureRequest) -> CapiChains:
+def stage_chains(mgmt_kube: KubeClient, names: Names, settings: Settings, request: pytest.FixtureRequest) -> CapiChains:
     """Chains shared by the stage's checks, removed when the stage is done."""
-    return chains_with_cleanup(mgmt_kube, names, test_namespace, settings, request)
+    return chains_with_cleanup(mgmt_kube, names, settings, request)
 
 
 @pytest.fixture(scope="package")

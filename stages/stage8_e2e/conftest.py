@@ -21,6 +21,7 @@ from proxqa.kube.client import KubeClient
 from proxqa.kube.workspace import Workspace
 from proxqa.naming import Names
 from proxqa.pve.client import PveClient
+from proxqa.safety import skip_if_read_only
 from proxqa.waits import Deadline, wait_for
 
 CLUSTER_NAME_LABEL = "cluster.x-k8s.io/cluster-name"
@@ -174,8 +175,7 @@ def stage_deadline(settings: Settings, key: str) -> Deadline:
 @pytest.fixture(scope="package")
 def stage(mgmt_kube: KubeClient, pve: PveClient, names: Names, settings: Settings, diagnostics: Diagnostics,
           request: pytest.FixtureRequest) -> Stage:
-    if settings.read_only:
-        pytest.skip("read-only run (--read-only): stage 8 creates a Tenant and a Kubernetes cluster")
+    skip_if_read_only(settings.read_only, "creates a CozyStack Tenant and a Kubernetes cluster in it")
     made = Stage(mgmt_kube, pve, names, stage_deadline(settings, "delete"), settings.keep_test_resources,
                  diagnostics)
     request.addfinalizer(made.tear_down)

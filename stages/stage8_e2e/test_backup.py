@@ -9,7 +9,6 @@ import pytest
 from proxqa.pve import backup
 from proxqa.pve.backup import DrillVm
 from proxqa.pve.client import PveClient
-from proxqa.pve.connection import Endpoint, Identity
 from proxqa.pve.records import template_named
 from proxqa.sla import Phases
 from proxqa.waits import wait_for
@@ -17,22 +16,14 @@ from proxqa.waits import wait_for
 MARKER_PATH = "/var/tmp/proxqa-backup-marker"
 
 
-@pytest.fixture
-def backup_pve(settings, pve_endpoint: Endpoint) -> PveClient:
-    """The backup drill's own token: the suite's token only audits, CAPMOX's may not back up."""
-    if settings.read_only:
-        pytest.skip("read-only run (--read-only): this check creates, backs up and restores a VM")
-    configured = settings.proxmox.identities.backup
-    if configured is None:
-        pytest.skip("backup drill not configured (proxmox.identities.backup: PROXMOX_BACKUP_TOKEN_ID and "
-                    "PROXMOX_BACKUP_TOKEN_SECRET)")
-    return PveClient(pve_endpoint, Identity("backup", configured.token_id, configured.token_secret.get_secret_value()))
-
-
 @pytest.mark.check("S8.7")
+@pytest.mark.mutates("creates, backs up and restores a VM")
 def test_s8_7_backup_restores_what_the_guest_wrote(settings, backup_pve, names, deadline, request):
     """A test VM cloned from the template writes a random marker through the guest agent; vzdump backs it up; the
     backup restored as a new VM boots and its guest reads the same marker back."""
+    if backup_pve is None:
+        pytest.skip("backup drill not configured (proxmox.identities.backup: PROXMOX_BACKUP_TOKEN_ID and "
+                    "PROXMOX_BACKUP_TOKEN_SECRET)")
     pve, test = backup_pve, settings.test
     template = template_named(pve.vm_resources(), test.vm_template)
     assert template is not None, f"template {test.vm_template} (TEST_VM_TEMPLATE) is not in /cluster/resources"
@@ -44,10 +35,11 @@ def test_s8_7_backup_restores_what_the_guest_wrote(settings, backup_pve, names, 
     original = DrillVm(template.node, backup.free_vmid(pve), names.new("backup"))
     if not keep:
         request.addfinalizer(lambda: backup.remove_vm(pve, original, deadline("task")))
+    names.intend_vm(original.node, original.vmid, original.name)
     with phases.phase("clone"):
         pve.wait_task(original.node, backup.clone_template(pve, template.vmid, original, test.storage_pool),
                       f"clone of template {template.vmid} to {original}", deadline("task"))
-        pve.wait_task(original.node, backup.tag_vm(pve, original, names.label_value), f"tagging {original}",
+        pve.wait_task(original.node, backup.tag_vm(pve, original, names.vm_tag), f"tagging {original}",
                       deadline("task"))
     boot(pve, original, phases, deadline)
     backup.write_guest_file(pve, original, MARKER_PATH, marker)
@@ -55,7 +47,7 @@ def test_s8_7_backup_restores_what_the_guest_wrote(settings, backup_pve, names, 
         f"the guest of {original} does not read back the marker it was given at {MARKER_PATH}"
 
     with phases.phase("backup"):
-        pve.wait_task(original.node, backup.back_up(pve, original, storage, f"proxqa {names.label_value} {{{{vmid}}}}"),
+        pve.wait_task(original.node, backup.back_up(pve, original, storage, f"{names.vm_tag} {{{{guestname}}}}"),
                       f"vzdump of {original} to {storage}", deadline("backup"))
     archives = backup.backups_of(pve, original, storage)
     assert archives, f"vzdump of {original} ended OK but {storage} lists no backup of VM {original.vmid}"
@@ -66,6 +58,7 @@ def test_s8_7_backup_restores_what_the_guest_wrote(settings, backup_pve, names, 
     restored = DrillVm(original.node, backup.free_vmid(pve), original.name)
     if not keep:
         request.addfinalizer(lambda: backup.remove_vm(pve, restored, deadline("task")))
+    names.intend_vm(restored.node, restored.vmid, restored.name)
     with phases.phase("restore"):
         pve.wait_task(restored.node, backup.restore(pve, archives[-1], restored, test.storage_pool),
                       f"restore of {archives[-1]} to VM {restored.vmid}", deadline("restore"))

@@ -52,13 +52,14 @@ def lab_control(lab):
 @pytest.fixture
 def run_suite(lab, tmp_path):
     """Run `pytest stages/` against the lab (or another twin) as a live target; returns (exit code, summary.json).
-    `--destructive` is always given: S8.6 still runs only where a row's settings also allow it."""
+    `--destructive` is always given: S8.6 still runs only where a row's settings also allow it. The Allure HTML
+    report is not generated: the rows read summary.json, and generating takes seconds per run."""
     def run(*args: str, settings: dict[str, str] | None = None,
             lab_settings: dict[str, str] | None = None) -> tuple[int, dict]:
         env = {k: v for k, v in os.environ.items() if not k.startswith(TARGET_PREFIXES)}
         env.update(lab_settings or lab.settings, **(settings or {}))
         done = subprocess.run([sys.executable, "-m", "pytest", "stages/", "--run-id", "fm", "--reports-dir",
-                               str(tmp_path), "-q", "--destructive", *args], cwd=REPO, env=env,
+                               str(tmp_path), "-q", "--destructive", "--no-allure-html", *args], cwd=REPO, env=env,
                               capture_output=True, text=True, timeout=600)
         summary_file = tmp_path / "fm" / "summary.json"
         assert summary_file.exists(), f"no summary.json; pytest said:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"

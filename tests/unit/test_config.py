@@ -598,10 +598,12 @@ def test_every_key_and_environment_name_is_documented():
     assert missing == [], f"docs/configuration.md does not mention {missing}"
 
 
-def test_example_profile_has_every_key_and_loads():
+def test_example_profile_has_every_key_and_loads(tmp_path):
     path = REPO / "profiles" / "example.yaml"
     assert set(SETTING_KEYS) | {"waits"} <= flat_keys(yaml.safe_load(path.read_text(encoding="utf-8")))
-    settings = load(profile=path)
+    kubeconfig = tmp_path / "admin.yaml"      # the profile's kubeconfig must exist to load; this one does
+    kubeconfig.write_text("clusters: [{name: mgmt, cluster: {server: 'https://127.0.0.1:6443'}}]\n")
+    settings = load(profile=path, environ={"KUBECONFIG": str(kubeconfig)})
     assert (settings.target, settings.proxmox.host) == ("live", "pve1.example.com")
     assert settings.proxmox.identities.ccm.token_id == "ccm@pve!ccm"
     assert settings.wait_seconds("stage5", "pvc-bound") == 90

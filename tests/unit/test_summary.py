@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from proxqa.results import ItemResult, Percentiles, SlaResult
-from proxqa.summary import ExitCode, evaluate_gate, exit_code, percent_text, summarize
+from proxqa.summary import ExitCode, RunSummary, evaluate_gate, exit_code, percent_text, summarize
 
 STARTED = datetime(2025, 11, 26, 6, 0, 0, tzinfo=timezone.utc)
 FINISHED = STARTED + timedelta(minutes=12)
@@ -23,8 +23,9 @@ def run(items, *, threshold=95.0, min_executed=1, environment=None):
                      threshold=threshold, min_executed=min_executed, environment=environment or {})
 
 
-def counts(passed=0, failed=0, skipped=0, blocked=0, flaky=0) -> dict[str, int]:
-    return {"passed": passed, "failed": failed, "skipped": skipped, "blocked": blocked, "flaky": flaky}
+def counts(passed=0, failed=0, skipped=0, blocked=0, flaky=0, known_issue=0) -> dict[str, int]:
+    return {"passed": passed, "failed": failed, "skipped": skipped, "blocked": blocked, "flaky": flaky,
+            "known_issue": known_issue}
 
 
 def by_id(summary):
@@ -101,6 +102,38 @@ def test_stages_hold_their_own_counts_and_rate_and_only_stages_with_checks_appea
     assert (stage1.number, stage1.name, stage1.pass_rate) == (1, "Proxmox API connection", 50.0)
     assert stage1.counts == counts(passed=1, failed=1)
     assert (stage2.number, stage2.pass_rate, stage2.counts) == (2, None, counts(blocked=1))
+
+
+# --- known issues: failed, but counted apart as Allure does -----------------------------------------
+
+KNOWN = "known issue https://tracker.example.com/QA-7: forged ticket accepted"
+
+
+def test_a_known_issue_is_neither_executed_nor_passed_and_the_gate_says_so():
+    summary = run([item("S1.1", "passed"), item("S1.2", "passed"), item("S1.7", "known_issue", KNOWN, "known issue")])
+    assert summary.counts == counts(passed=2, known_issue=1)
+    assert (summary.gate.executed, summary.pass_rate, summary.gate.passed) == (2, 100.0, True)
+    assert summary.gate.reason == "pass rate 100.0 % ≥ 95 % over 2 executed checks; 1 known issue not counted"
+    assert exit_code(summary) == ExitCode.GATE_PASSED
+
+
+def test_a_real_failure_outranks_a_known_issue_of_the_same_check():
+    summary = run([item("S1.7", "known_issue", KNOWN, "known issue", nodeid="a[1]"),
+                   item("S1.7", "failed", "other cause", "product defect", nodeid="a[2]")])
+    s17 = by_id(summary)["S1.7"]
+    assert (s17.outcome, s17.message, summary.gate.executed) == ("failed", "other cause", 1)
+
+
+def test_a_known_issue_outranks_blocked_and_passed_items_and_names_its_tracker():
+    summary = run([item("S1.7", "passed", nodeid="a[1]"), item("S1.7", "blocked", "blocked by S1.1", nodeid="a[2]"),
+                   item("S1.7", "known_issue", KNOWN, "known issue", nodeid="a[3]")])
+    assert (by_id(summary)["S1.7"].outcome, by_id(summary)["S1.7"].message) == ("known_issue", KNOWN)
+
+
+def test_only_known_issues_fail_the_gate_for_too_few_executed_with_exit_8():
+    summary = run([item("S1.7", "known_issue", KNOWN, "known issue")], min_executed=1)
+    assert summary.gate.reason == "no check executed, at least 1 required; 1 known issue not counted"
+    assert exit_code(summary) == ExitCode.TOO_FEW_EXECUTED
 
 
 # --- the gate -------------------------------------------------------------------------------------
@@ -199,7 +232,7 @@ def test_summary_json_has_the_stable_keys():
                               "stages", "checks", "sla", "environment"]
     assert document["schema"] == 1
     assert list(document["gate"]) == ["threshold", "min_executed", "executed", "pass_rate", "passed", "reason"]
-    assert list(document["counts"]) == ["passed", "failed", "skipped", "blocked", "flaky"]
+    assert list(document["counts"]) == ["passed", "failed", "skipped", "blocked", "flaky", "known_issue"]
     assert list(document["stages"]) == ["1"]
     assert list(document["stages"]["1"]) == ["name", "pass_rate", "counts"]
     assert list(document["checks"][0]) == ["id", "title", "stage", "outcome", "message", "category", "items"]
@@ -235,3 +268,27 @@ def test_a_run_time_without_time_zone_is_refused():
     with pytest.raises(ValueError, match="2025-11-26T06:00:00 has no time zone"):
         summarize([], run_id="r", target="lab", started=datetime(2025, 11, 26, 6, 0), finished=FINISHED,
                   threshold=95, min_executed=1, environment={})
+
+
+# --- reading summary.json back ---------------------------------------------------------------------
+
+def test_a_summary_reads_back_from_its_json_unchanged():
+    original = run([item("S1.3", "passed", sla=[LATENCY]), item("S1.7", "known_issue", KNOWN, "known issue"),
+                    item("S1.8", "failed", "SLA breach", "sla breach", sla=[VM_READY]),
+                    item("S2.1", "blocked", "blocked by S1.8", "blocked")], environment={"proxmox_version": "8.2.4"})
+    again = RunSummary.from_json(json.loads(json.dumps(original.to_json())))
+    assert again.to_json() == original.to_json()
+    assert (again.gate, exit_code(again)) == (original.gate, exit_code(original))
+
+
+def test_a_summary_written_before_known_issues_existed_reads_with_zero_of_them():
+    document = run([item("S1.1", "passed")]).to_json()
+    del document["counts"]["known_issue"], document["stages"]["1"]["counts"]["known_issue"]
+    again = RunSummary.from_json(document)
+    assert (again.counts["known_issue"], again.stages[0].counts["known_issue"]) == (0, 0)
+
+
+def test_a_summary_of_another_schema_is_refused_by_name():
+    document = {**run([item("S1.1", "passed")]).to_json(), "schema": 2}
+    with pytest.raises(ValueError, match="schema 2 is not supported; this version reads schema 1"):
+        RunSummary.from_json(document)
