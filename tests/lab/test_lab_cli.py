@@ -183,7 +183,7 @@ def test_export_lines_keep_the_settings_order():
 def test_the_twin_reports_a_taken_address_so_the_launcher_can_retry(tmp_path):
     """Exit status 75 is what makes `up` try another 127.0.0.x; .251 is outside the launcher's range."""
     python = os.environ.get('LAB_PYTHON') or str(REPO / '.venv-lab' / 'bin' / 'python')
-    credentials = json.dumps({'credentials': dict.fromkeys(['user', 'suite', 'capmox', 'csi', 'ccm'], 'x')})
+    credentials = json.dumps({'credentials': dict.fromkeys(['user', 'suite', 'capmox', 'csi', 'ccm', 'backup'], 'x')})
     with socket.socket() as taken:
         taken.bind(('127.0.0.251', 8006))
         taken.listen()

@@ -238,7 +238,8 @@ def test_every_fault_has_a_case(lab):
     known = set(fault['name'] for fault in lab.control('GET', '/faults').json()['known'])
     timed_below = {'pve-latency'}
     vm_faults = {'clone-fails', 'clone-slow', 'agent-no-ip', 'storage-lock-timeout'}  # test_lab_vm*.py
-    covered = set(case[0].partition('=')[0] for case in CASES) | timed_below | vm_faults
+    backup_faults = {'backup-storage-missing', 'restore-data-lost'}                    # test_lab_backups.py
+    covered = set(case[0].partition('=')[0] for case in CASES) | timed_below | vm_faults | backup_faults
     assert sorted(known - covered) == []
 
 

@@ -190,10 +190,10 @@ def test_inventory_lists_the_lab_without_secrets(lab):
     assert [(b['node'], b['iface']) for b in inventory['bridges']] == [(n, 'vmbr0') for n in NODES]
     assert [v['vnet'] for v in inventory['sdn']['vnets']] == ['tenanta', 'tenantb']
     assert [i['id'] for i in inventory['identities']] == ['qa@pve', 'qa@pve!suite', 'capmox@pve!capi', 'csi@pve!csi',
-                                                          'ccm@pve!ccm']
+                                                          'ccm@pve!ccm', 'qa@pve!backup']
     text = json.dumps(inventory)
     secrets = [value for name, value in lab.settings.items() if name.endswith(('_SECRET', '_PASSWORD'))]
-    assert len(secrets) == 5 and not [s for s in secrets if s in text]
+    assert len(secrets) == 6 and not [s for s in secrets if s in text]
 
 
 def test_control_api_lists_every_fault_with_format_and_description(lab):
