@@ -1,13 +1,13 @@
 """Lab throughput on loopback: simple requests per second of the lab's Kubernetes API and of the Proxmox twin, and
 the latency of a watch event (create -> the watcher sees ADDED). Medians of several rounds.
 
-    .venv/bin/python -m benchmarks.throughput [--rounds 5] [--requests 2000] [--events 200]
+    .venv/bin/python -m benchmarks throughput --rounds 5 [--requests 2000] [--events 200]
+    .venv/bin/python -m benchmarks.throughput --rounds 5        (the same)
 """
 from __future__ import annotations
 
-import argparse
-import platform
-import statistics
+import os
+import sys
 import tempfile
 import threading
 import time
@@ -16,7 +16,11 @@ from pathlib import Path
 import requests
 from kubernetes import client, config, watch
 
+from benchmarks.common import Measure, progress
 from proxqa.labctl import start_lab, stop_lab
+from proxqa.sla import percentiles
+
+NAME = "throughput"
 
 
 def kube_gets_per_second(core: client.CoreV1Api, count: int) -> float:
@@ -65,35 +69,32 @@ def watch_latencies(core: client.CoreV1Api, namespace: str, count: int) -> list[
     return [max(seen[name] - created[name], 0.0) for name in created if name in seen]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--requests", type=int, default=2000)
-    parser.add_argument("--events", type=int, default=200)
-    args = parser.parse_args()
+def measure(options, context: dict) -> list[Measure]:
+    kube = Measure(NAME, "lab Kubernetes API GET /api/v1/namespaces/default (CoreV1Api)", "req/s", limit=500,
+                   at_least=True)
+    twin = Measure(NAME, "Proxmox twin GET /api2/json/version (requests, token)", "req/s")
+    p50 = Measure(NAME, "watch event latency (create -> ADDED seen), p50", "ms")
+    p95 = Measure(NAME, "  p95", "ms")
     with tempfile.TemporaryDirectory(prefix="proxqa-bench-") as state:
-        lab = start_lab(Path(state))
+        progress(f"{NAME}: starting a lab")
+        lab = start_lab(Path(state), watch_pid=os.getpid())
         try:
             core = client.CoreV1Api(config.new_client_from_config(config_file=lab.settings["KUBECONFIG"]))
-            kube = [kube_gets_per_second(core, args.requests) for _ in range(args.rounds)]
-            twin = [twin_gets_per_second(lab.settings, args.requests // 4) for _ in range(args.rounds)]
-            latencies = []
-            for round_ in range(args.rounds):
+            for round_ in range(1, options.rounds + 1):
+                progress(f"{NAME}: round {round_}/{options.rounds}: {options.requests} kube GETs, "
+                         f"{options.requests // 4} twin GETs, {options.events} watch events")
+                kube.add(kube_gets_per_second(core, options.requests))
+                twin.add(twin_gets_per_second(lab.settings, options.requests // 4))
                 namespace = f"bench-{round_}"
                 core.create_namespace({"metadata": {"name": namespace}})
-                latencies.append(sorted(watch_latencies(core, namespace, args.events)))
+                latencies = percentiles(watch_latencies(core, namespace, options.events))
+                p50.add(latencies.p50 * 1000)
+                p95.add(latencies.p95 * 1000)
         finally:
             stop_lab(Path(state))
-    print(f"machine: {platform.processor() or platform.machine()}, Python {platform.python_version()}")
-    print(f"kube API GET /api/v1/namespaces/default (CoreV1Api): median {statistics.median(kube):.0f} req/s "
-          f"over {args.rounds} rounds of {args.requests} ({', '.join(f'{v:.0f}' for v in kube)})")
-    print(f"Proxmox twin GET /api2/json/version (requests, token): median {statistics.median(twin):.0f} req/s "
-          f"({', '.join(f'{v:.0f}' for v in twin)})")
-    p50 = statistics.median(statistics.median(r) for r in latencies)
-    p95 = statistics.median(r[int(0.95 * (len(r) - 1))] for r in latencies)
-    print(f"watch event latency (create -> ADDED seen): median of rounds p50 {p50 * 1000:.1f} ms, "
-          f"p95 {p95 * 1000:.1f} ms ({args.events} events per round)")
+    return [kube, twin, p50, p95]
 
 
 if __name__ == "__main__":
-    main()
+    from benchmarks.__main__ import main
+    sys.exit(main([NAME, *sys.argv[1:]]))

@@ -175,8 +175,8 @@ def parser():
 
     up = command('up', cmd_up, 'start the lab and print the settings that point at it')
     up.add_argument('--seed', default=launcher.DEFAULT_SEED, metavar='NAME',
-                    help='the cluster the lab starts as: standard (default), or alt, where every name the suite '
-                         'reads differs')
+                    help='the cluster the lab starts as: standard (default); alt, where every name the suite '
+                         'reads differs; or large (16 nodes, 2000 VMs, for the API economy benchmark)')
     up.add_argument('--fault', action='append', default=[], metavar='NAME[=VALUE]', help='a fault set from the start')
     up.add_argument('--time-scale', type=time_scale, default=0.0, metavar='S',
                     help='real seconds per Proxmox second for tasks (default 0: tasks finish at once)')

@@ -13,7 +13,7 @@ T = TypeVar("T")
 class Deadline:
     seconds: float          # always from settings, never a literal in a test
     first_poll: float = 0.5
-    max_poll: float = 5.0
+    max_poll: float = 1.0   # a state change is seen within a second, at most one look a second (docs/benchmarks.md)
 
 
 class WaitTimeout(AssertionError):

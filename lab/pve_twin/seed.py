@@ -3,6 +3,7 @@
 A seed is data: two instances of one structure. `standard` is the cluster the suite's docs describe;
 `alt` differs in every name the suite reads (nodes, bridge, storages, template, vnets, logins), so a
 run against it shows that the suite takes those names from its settings and never assumes them.
+`large` (16 nodes, 2000 running VMs) is for the benchmarks of how many API calls the suite makes.
 Change the lab here; the rest of the twin reads these values and holds no seed data of its own.
 """
 
@@ -269,4 +270,46 @@ ALT = Seed(
     dhcp_range=('198.51.100.150', '198.51.100.199'),
 )
 
-SEEDS = dict((seed.name, seed) for seed in (STANDARD, ALT))
+
+
+def large_seed(node_count=16, vm_count=2000):
+    """A big cluster for the benchmarks of the suite's API economy: node_count nodes and vm_count running VMs
+    (the management nodes srv1..srv3 among them, the rest spread over the nodes in turn), on one /20."""
+    nodes = tuple(Node('pve{0:02d}'.format(index), '10.40.0.{0}'.format(10 + index),
+                       Load(cpu=0.08 + 0.01 * (index % 5), memory=0.30 + 0.01 * (index % 7), network=0.04),
+                       uptime_days=30.0 + index) for index in range(1, node_count + 1))
+
+    def guest(index, name):
+        """The index-th VM (0-based): VMID 1000 + index, on node index mod node_count, address 10.40.1.0 + index."""
+        node = nodes[index % node_count].name
+        address = '10.40.{0}.{1}'.format(1 + index // 256, index % 256)
+        return GuestVm(1000 + index, name, node, 'BC:24:11:D0:{0:02X}:{1:02X}'.format(index // 256, index % 256),
+                       '3b9e6f2a-5c1d-4a7e-8f30-{0:012x}'.format(index), address)
+
+    management = tuple(guest(index, 'srv{0}'.format(index + 1)) for index in range(3))
+    others = tuple(guest(index, 'guest-{0:04d}'.format(index)) for index in range(3, vm_count))
+    return Seed(
+        name='large',
+        cluster_name='proxqa-large',
+        nodes=nodes,
+        gateway='10.40.0.1',
+        prefix_length=20,
+        bridge='vmbr0',
+        bridge_port='eno1',
+        link_speed_mbit=25000,
+        sdn_zone='tenants',
+        vnets=(('tenanta', 101), ('tenantb', 102)),
+        # Node-local storages, as in the standard seed: stage 5 then runs through (a shared one has no zone).
+        disk_storage=STANDARD.disk_storage,
+        iso_storage=STANDARD.iso_storage,
+        template=Template(9000, 'ubuntu-2404-cloudinit', nodes[0].name, disk_gib=20, mac='BC:24:11:5E:90:00',
+                          smbios_uuid='6f1c2a4e-9b0d-4c1e-8a52-3d7e9f000900'),
+        management_vms=management + others,
+        logins=STANDARD.logins,
+        dhcp_range=('10.40.15.100', '10.40.15.199'),
+    )
+
+
+LARGE = large_seed()
+
+SEEDS = dict((seed.name, seed) for seed in (STANDARD, ALT, LARGE))

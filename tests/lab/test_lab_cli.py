@@ -155,7 +155,7 @@ def test_up_with_faults_and_a_time_scale_starts_with_them(tmp_path):
 def test_up_with_an_unknown_seed_fails_naming_the_known_ones(tmp_path):
     done = run_lab('up', '--state-dir', tmp_path, '--seed', 'big')
     assert done.returncode == 2 and done.stdout == ''
-    assert "argument --seed: invalid choice: 'big' (choose from 'alt', 'standard')" in done.stderr, done.stderr
+    assert "argument --seed: invalid choice: 'big' (choose from 'alt', 'large', 'standard')" in done.stderr, done.stderr
     assert not (tmp_path / 'lab.json').exists()
 
 
