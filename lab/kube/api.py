@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from . import discovery, errors, protobuf, tables
-from .request_log import RequestLog
+from lab.request_log import RequestLog
 
 log = logging.getLogger('lab.kube')
 
@@ -174,7 +174,10 @@ class ApiServer(object):
             return response
         finally:
             if not request.path.startswith(LAB_PREFIX):
-                self.request_log.add(request, status, started)
+                # Controllers in this process use the store directly: only clients' requests are logged.
+                self.request_log.add({'time': started, 'method': request.method, 'path': request.path,
+                                      'status': status, 'seconds': round(time.time() - started, 4),
+                                      'user_agent': request.headers.get('User-Agent', '')})
 
     async def _answer(self, request, handler):
         try:

@@ -42,7 +42,7 @@ class KubeServer(object):
         self.kubeconfig = os.path.join(state_dir, name + '.kubeconfig')
         self._token = secrets.token_urlsafe(32)
         self._runner = None
-        self.request_log = None     # the clients' requests (request_log.RequestLog), once started
+        self.request_log = None     # the clients' requests (lab.request_log.RequestLog), once started
 
     def __repr__(self):
         return '<KubeServer {0} {1}>'.format(self.name, self.url or 'stopped')

@@ -15,7 +15,6 @@ import re
 import secrets
 import ssl
 import time
-from collections import deque
 from dataclasses import replace
 
 from aiohttp import web
@@ -23,6 +22,7 @@ from fakepve import FakePve
 from fakepve.model import PveError
 from fakepve.routing import die, sha1
 from fakepve.server import API, EXTJS, USER, error, ok, params
+from lab.request_log import RequestLog
 
 from . import seed, views
 from .backups import VmBackups
@@ -53,24 +53,6 @@ def held_privileges(rows, path):
         if granted == '/' or path == granted or path.startswith(granted + '/'):
             held |= privs
     return held
-
-
-class RequestLog(object):
-    """Every request the twin answered, oldest first. Indexes keep counting after a clear."""
-
-    def __init__(self, limit=10000):
-        self._entries = deque(maxlen=limit)
-        self.next_index = 0
-
-    def add(self, entry):
-        self._entries.append(dict(entry, index=self.next_index))
-        self.next_index += 1
-
-    def since(self, index):
-        return [entry for entry in self._entries if entry['index'] >= index]
-
-    def clear(self):
-        self._entries.clear()
 
 
 class PveTwin(VmBackups, VmLifecycle, FakePve):
