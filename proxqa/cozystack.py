@@ -14,6 +14,9 @@ TENANT_PARENT = "tenant-root"           # a Tenant made here gets namespace tena
 RELEASE_PREFIX = {"Tenant": "tenant-", "Kubernetes": "kubernetes-"}
 APP_PLURALS = {"Tenant": "tenants", "Kubernetes": "kuberneteses"}
 NODE_GROUP = "md0"                      # the chart's default node group name
+# Where CozyStack keeps a Kubernetes app's admin kubeconfig ("{name}": the app's name), and the key its docs read.
+ADMIN_KUBECONFIG_SECRET = "kubernetes-{name}-admin-kubeconfig"
+ADMIN_KUBECONFIG_KEY = "super-admin.conf"
 
 
 def tenant_name(names: Names, what: str) -> str:

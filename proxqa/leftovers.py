@@ -16,8 +16,9 @@ from kubernetes.dynamic import DynamicClient
 from kubernetes.dynamic.discovery import EagerDiscoverer
 from kubernetes.dynamic.resource import ResourceList
 
+from proxqa import cozystack
 from proxqa.kube.client import KubeClient, KubeError, kube_call
-from proxqa.naming import APP_LABEL_PREFIX, CLUSTER_PREFIX, RUN_LABEL, WORKER_LABEL, made_by
+from proxqa.naming import APP_LABEL_PREFIX, RUN_LABEL, WORKER_LABEL, made_by
 from proxqa.pve.client import PveClient
 from proxqa.pve.errors import PveError
 
@@ -26,7 +27,7 @@ HELM_RELEASE = ("helm.toolkit.fluxcd.io", "HelmRelease")
 # Cluster API and CozyStack keep it; "{name}" is the object's name.
 TENANT_KUBECONFIGS = {
     ("cluster.x-k8s.io", "Cluster"): ("{name}-kubeconfig", "value"),
-    ("apps.cozystack.io", "Kubernetes"): (CLUSTER_PREFIX + "{name}-admin-kubeconfig", "super-admin.conf"),
+    ("apps.cozystack.io", "Kubernetes"): (cozystack.ADMIN_KUBECONFIG_SECRET, cozystack.ADMIN_KUBECONFIG_KEY),
 }
 CLOUD_INIT_ISO = "user-data-{vmid}.iso"     # the name CAPMOX gives the cloud-init ISO of a VM
 

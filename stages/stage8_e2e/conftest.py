@@ -26,7 +26,6 @@ from proxqa.waits import Deadline, wait_for
 
 CLUSTER_NAME_LABEL = "cluster.x-k8s.io/cluster-name"
 KAMAJI_API = "controlplane.cluster.x-k8s.io/v1alpha1"
-ADMIN_KUBECONFIG_KEY = "super-admin.conf"       # the key CozyStack's docs read the tenant cluster's kubeconfig from
 WORKERS = 1                                     # the node group's size outside S8.4
 MAX_WORKERS = 3
 
@@ -117,11 +116,11 @@ def node_ref(machine: dict) -> str:
 
 def tenant_kube(kube: KubeClient, cluster: TenantCluster) -> KubeClient:
     """The tenant cluster, from its admin kubeconfig Secret (held in memory, never shown)."""
-    secret = f"{cluster.cluster}-admin-kubeconfig"
+    secret = cozystack.ADMIN_KUBECONFIG_SECRET.format(name=cluster.name)
     data = kube.secret_data(cluster.namespace, secret)
-    assert ADMIN_KUBECONFIG_KEY in data, (
-        f"Secret {cluster.namespace}/{secret} has no key {ADMIN_KUBECONFIG_KEY}; keys: {', '.join(sorted(data))}")
-    return KubeClient(data[ADMIN_KUBECONFIG_KEY], f"tenant cluster {cluster.cluster}")
+    key = cozystack.ADMIN_KUBECONFIG_KEY
+    assert key in data, f"Secret {cluster.namespace}/{secret} has no key {key}; keys: {', '.join(sorted(data))}"
+    return KubeClient(data[key], f"tenant cluster {cluster.cluster}")
 
 
 def node_condition(node: dict | None) -> str:
