@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from proxqa.kube.client import KubeClient
+from proxqa.kube.watching import Watched, wait_watching
 from proxqa.naming import Names
-from proxqa.waits import Deadline, wait_for
+from proxqa.waits import Deadline
 
 APPS_API = "apps.cozystack.io/v1alpha1"
 HELM_API = "helm.toolkit.fluxcd.io/v2"
@@ -66,21 +67,24 @@ def wait_tenant(kube: KubeClient, name: str, deadline: Deadline) -> str:
         return (condition(kube.get(APPS_API, "Tenant", name, TENANT_PARENT), "Ready"),
                 kube.get("v1", "Namespace", namespace) is not None)
 
-    wait_for(f"Tenant {TENANT_PARENT}/{name} Ready with namespace {namespace}", state,
-             done=lambda seen: seen[0].get("status") == "True" and seen[1],
-             failed=lambda seen: release_failure(seen[0]), deadline=deadline,
-             show=lambda seen: f"{shown(seen[0])}, namespace {namespace} {'exists' if seen[1] else 'not there'}")
+    wait_watching([Watched(kube, APPS_API, "Tenant", TENANT_PARENT, name),
+                   Watched(kube, "v1", "Namespace", name=namespace)],
+                  f"Tenant {TENANT_PARENT}/{name} Ready with namespace {namespace}", state,
+                  done=lambda seen: seen[0].get("status") == "True" and seen[1],
+                  failed=lambda seen: release_failure(seen[0]), deadline=deadline,
+                  show=lambda seen: f"{shown(seen[0])}, namespace {namespace} {'exists' if seen[1] else 'not there'}")
     return namespace
 
 
 def wait_release_ready(kube: KubeClient, kind: str, name: str, namespace: str, deadline: Deadline) -> dict:
     """The app's HelmRelease <prefix><name>, once Ready; stops at once when Helm gave up."""
     release = RELEASE_PREFIX[kind] + name
-    return wait_for(f"HelmRelease {namespace}/{release} of {kind} {name} Ready",
-                    lambda: kube.get(HELM_API, "HelmRelease", release, namespace),
-                    done=lambda hr: condition(hr, "Ready").get("status") == "True",
-                    failed=lambda hr: release_failure(condition(hr, "Ready")), deadline=deadline,
-                    show=lambda hr: shown(condition(hr, "Ready")) if hr else "no HelmRelease yet")
+    return wait_watching([Watched(kube, HELM_API, "HelmRelease", namespace, release)],
+                         f"HelmRelease {namespace}/{release} of {kind} {name} Ready",
+                         lambda: kube.get(HELM_API, "HelmRelease", release, namespace),
+                         done=lambda hr: condition(hr, "Ready").get("status") == "True",
+                         failed=lambda hr: release_failure(condition(hr, "Ready")), deadline=deadline,
+                         show=lambda hr: shown(condition(hr, "Ready")) if hr else "no HelmRelease yet")
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from pathlib import Path
 import aiohttp
 
 from lab.kube.server import KubeServer
-from lab.kube.store import Store
+from lab.kube.store import CLEANUP_DELAY, Store
 
 from .capi import (ClusterReconciler, KubeadmConfigReconciler, MachineDeploymentReconciler, MachineReconciler,
                    MachineSetReconciler)
@@ -112,8 +112,9 @@ class ClusterLab(object):
         self.tenant_csi = None            # and the one CozyStack installs into the tenant cluster
         self._tenant_manager = None       # the tenant plugin's controllers
         self.faults = Faults()
-        self.mgmt = Store()
-        self.tenant = Store()
+        cleanup = Timing(options.time_scale).delay(CLEANUP_DELAY)     # a namespace's content goes after it
+        self.mgmt = Store(cleanup_delay=cleanup)
+        self.tenant = Store(cleanup_delay=cleanup)
         self.mgmt.validators.append(capmox_validator(self.faults))
         self.system = None
         self.servers = {}

@@ -653,10 +653,10 @@ class Store(object):
             loop = asyncio.get_running_loop()
         except RuntimeError:
             loop = None
-        if loop is None or self._cleanup_delay <= 0:
+        if loop is None:
             callback()
         else:
-            loop.call_later(self._cleanup_delay, callback)
+            loop.call_later(max(self._cleanup_delay, 0), callback)
 
     def _empty(self, rtype, name, uid):
         """Delete what a terminating namespace or CRD holds, then let it go once nothing is left."""

@@ -8,6 +8,9 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass
 
+from proxqa.kube.client import KubeClient
+from proxqa.kube.watching import Watched
+
 CAPI = ("cluster.x-k8s.io", "v1beta1")
 CAPMOX = ("infrastructure.cluster.x-k8s.io", "v1alpha1")
 BOOTSTRAP = ("bootstrap.cluster.x-k8s.io", "v1beta1")
@@ -22,6 +25,12 @@ KINDS = {
     "ProxmoxMachine": (*CAPMOX, "proxmoxmachines"),
     "KubeadmConfigTemplate": (*BOOTSTRAP, "kubeadmconfigtemplates"),
 }
+
+
+def watched(kube: KubeClient, kind: str, namespace: str, selector: str) -> Watched:
+    """A watch on the objects of a CAPI kind that match the selector: a wait on them looks again when one changes."""
+    group, version, _ = KINDS[kind]
+    return Watched(kube, f"{group}/{version}", kind, namespace, selector=selector)
 
 
 @dataclass(frozen=True)

@@ -1,15 +1,19 @@
 """Creating test VM chains through Cluster API, with their cleanup registered as they are created."""
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import TypeVar
 
-from proxqa.capi.chain import KINDS, ChainSpec, manifests
+from proxqa.capi.chain import KINDS, ChainSpec, manifests, watched
 from proxqa.capi.machines import MachineState, machine_state
 from proxqa.diagnostics import Diagnostics
 from proxqa.kube.client import KubeClient
+from proxqa.kube.watching import Changes, Watched, wait_watching
 from proxqa.naming import Names
-from proxqa.waits import Deadline, wait_for
+from proxqa.waits import Deadline
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -50,11 +54,12 @@ class CapiChains:
 
     def wait_ready(self, chain: Chain, count: int, deadline: Deadline) -> list[MachineState]:
         """Wait until the chain has exactly count ProxmoxMachines, all ready; stop at once on a machine's failure."""
-        return wait_for(f"{count} ready ProxmoxMachines of {chain.name}", lambda: self.machines(chain),
-                        done=lambda ms: len(ms) == count and all(m.ready for m in ms), deadline=deadline,
-                        failed=lambda ms: "; ".join(f"{m.name}: {m.failure}" for m in ms if m.failure) or None,
-                        show=lambda ms: ", ".join(f"{m.name}: {'ready' if m.ready else m.reason or 'no condition'}"
-                                                  for m in ms) or "no ProxmoxMachine")
+        return self.wait(chain, ["ProxmoxMachine"], f"{count} ready ProxmoxMachines of {chain.name}",
+                         lambda: self.machines(chain),
+                         done=lambda ms: len(ms) == count and all(m.ready for m in ms), deadline=deadline,
+                         failed=lambda ms: "; ".join(f"{m.name}: {m.failure}" for m in ms if m.failure) or None,
+                         show=lambda ms: ", ".join(f"{m.name}: {'ready' if m.ready else m.reason or 'no condition'}"
+                                                   for m in ms) or "no ProxmoxMachine")
 
     def cluster_machines(self, chain: Chain) -> list[dict]:
         """The chain's CAPI Machines, as stored."""
@@ -94,5 +99,19 @@ class CapiChains:
         """Delete the chain's objects (newest first) and wait until CAPMOX has removed every ProxmoxMachine."""
         for obj in reversed(chain.objects):
             self._kube.delete_custom_object(*KINDS[obj["kind"]], chain.namespace, obj["metadata"]["name"])
-        wait_for(f"ProxmoxMachines of {chain.name} to be deleted", lambda: self.machines(chain),
-                 done=lambda ms: not ms, deadline=self._delete_deadline, show=lambda ms: [m.name for m in ms])
+        self.wait(chain, ["ProxmoxMachine"], f"ProxmoxMachines of {chain.name} to be deleted",
+                  lambda: self.machines(chain), done=lambda ms: not ms, deadline=self._delete_deadline,
+                  show=lambda ms: [m.name for m in ms])
+
+    def wait(self, chain: Chain, kinds: Iterable[str], what: str, probe: Callable[[], T], *, deadline: Deadline,
+             **checks) -> T:
+        """wait_watching(...) that looks again whenever one of the chain's objects of these kinds changes."""
+        __tracebackhide__ = True
+        return wait_watching(self._watched(chain, kinds), what, probe, deadline=deadline, **checks)
+
+    def changes(self, chain: Chain, kinds: Iterable[str]) -> Changes:
+        """Changes of the chain's objects of these kinds, for a waiting loop of its own."""
+        return Changes(self._watched(chain, kinds))
+
+    def _watched(self, chain: Chain, kinds: Iterable[str]) -> list[Watched]:
+        return [watched(self._kube, kind, chain.namespace, chain.selector) for kind in kinds]

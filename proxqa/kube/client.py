@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -14,6 +14,7 @@ from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 from kubernetes.dynamic import DynamicClient
 from kubernetes.dynamic.exceptions import ResourceNotFoundError
+from kubernetes.watch import Watch
 
 T = TypeVar("T")
 
@@ -133,6 +134,25 @@ class KubeClient:
                                              field_selector=field_selector or None).to_dict(),
                         verb="LIST", kind=kind, name=f"{namespace or 'all namespaces'} {selector}".strip())
         return raw.get("items") or []
+
+    def resource_version(self, api_version: str, kind: str, namespace: str | None = None, selector: str = "") -> str:
+        """The resourceVersion of the list now: a watch from it sees every later change."""
+        resource = self._resource(api_version, kind)
+        raw = kube_call(lambda: resource.get(namespace=namespace, label_selector=selector or None, limit=1).to_dict(),
+                        verb="LIST", kind=kind, name=f"{namespace or 'all namespaces'} {selector}".strip())
+        return raw["metadata"]["resourceVersion"]
+
+    def watch(self, api_version: str, kind: str, since: str, watcher: Watch, *, seconds: int,
+              namespace: str | None = None, name: str = "", selector: str = "") -> Iterator[tuple[str, dict]]:
+        """(type, object) of each change after resourceVersion since (and BOOKMARKs), for at most seconds;
+        watcher.stop() from another thread ends it at once."""
+        resource = self._resource(api_version, kind)
+        events = self._dynamic.watch(resource, namespace=namespace, name=name or None, label_selector=selector or None,
+                                     resource_version=since, timeout=seconds, watcher=watcher,
+                                     allow_watch_bookmarks=True)
+        shown = _shown(namespace, name or selector)
+        while (event := kube_call(lambda: next(events, None), verb="WATCH", kind=kind, name=shown)) is not None:
+            yield event["type"], event["raw_object"]
 
     def patch(self, api_version: str, kind: str, name: str, body: dict, namespace: str | None = None) -> dict:
         """A JSON merge patch."""

@@ -6,8 +6,9 @@ from dataclasses import dataclass
 
 from proxqa.diagnostics import Diagnostics
 from proxqa.kube.client import KubeClient
+from proxqa.kube.watching import Watched, wait_watching
 from proxqa.naming import Names
-from proxqa.waits import Deadline, wait_for
+from proxqa.waits import Deadline
 
 
 @dataclass(frozen=True)
@@ -56,8 +57,9 @@ class Workspace:
         def state() -> dict:
             return self.kube.get("batch/v1", "Job", name, namespace) or {}
 
-        finished = wait_for(f"probe Job {name}", state, done=_job_finished, deadline=deadline,
-                            show=lambda job_: self._pod_detail(namespace, name) or "no pod yet")
+        finished = wait_watching([Watched(self.kube, "batch/v1", "Job", namespace, name)], f"probe Job {name}",
+                                 state, done=_job_finished, deadline=deadline,
+                                 show=lambda job_: self._pod_detail(namespace, name) or "no pod yet")
         conditions = {c["type"]: c["status"] for c in finished.get("status", {}).get("conditions") or []}
         pods = self.kube.list("v1", "Pod", namespace, selector=f"job-name={name}")
         log = "\n".join(self.kube.pod_log(namespace, p["metadata"]["name"]) for p in pods).strip()
@@ -72,9 +74,10 @@ def delete_and_wait(kube: KubeClient, api_version: str, kind: str, name: str, na
                     deadline: Deadline) -> None:
     """Delete the object (a no-op when it is gone already) and wait until the API no longer has it."""
     if kube.delete(api_version, kind, name, namespace):
-        wait_for(f"{kind} {name} to be deleted from the {kube.name}",
-                 lambda: kube.get(api_version, kind, name, namespace), done=lambda obj: obj is None,
-                 deadline=deadline, show=lambda obj: "still there")
+        wait_watching([Watched(kube, api_version, kind, namespace, name)],
+                      f"{kind} {name} to be deleted from the {kube.name}",
+                      lambda: kube.get(api_version, kind, name, namespace), done=lambda obj: obj is None,
+                      deadline=deadline, show=lambda obj: "still there")
 
 
 def _job_finished(job: dict) -> bool:

@@ -1,21 +1,12 @@
 """One client per monitoring API: paths and field names live here, answers become records."""
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 from proxqa.monitoring.http import JsonApi, MonitoringError
 from proxqa.monitoring.records import (AlertRule, Dashboard, GrafanaHealth, LogEntry, RuleGroup, Sample,
                                        ScrapeTarget)
 from proxqa.waits import Deadline, wait_for
-
-
-FRESH_POLL = 1.0    # seconds: a new scrape or evaluation can land at any moment, so waits for one poll often
-
-
-def fresh_polling(deadline: Deadline) -> Deadline:
-    """The deadline, polled at least every FRESH_POLL seconds."""
-    return dataclasses.replace(deadline, max_poll=min(deadline.max_poll, FRESH_POLL))
 
 
 def _data(api: JsonApi, path: str, params: dict[str, str] | None = None) -> Any:
@@ -51,7 +42,7 @@ class MetricsClient:
     def wait_series(self, expression: str, deadline: Deadline) -> list[Sample]:
         """The expression's series once there is at least one (a just-started agent has scraped nothing yet)."""
         return wait_for(f"series of {expression} in the {self}", lambda: self.query(expression), done=bool,
-                        deadline=fresh_polling(deadline))
+                        deadline=deadline)
 
 
 class ScrapeTargetsClient:
@@ -78,7 +69,7 @@ class ScrapeTargetsClient:
                                                  for t in targets),
                         show=lambda targets: ", ".join(f"{t.job} {t.instance} {t.health} at {t.last_scrape}"
                                                        for t in targets),
-                        deadline=fresh_polling(deadline))
+                        deadline=deadline)
 
 
 def wait_targets_stored(metrics: MetricsClient, targets: ScrapeTargetsClient | None, deadline: Deadline) -> None:
@@ -93,7 +84,7 @@ def wait_targets_stored(metrics: MetricsClient, targets: ScrapeTargetsClient | N
             [] if scraped else ["any target"])
 
     wait_for(f"the `up` series of every scrape target in the {metrics}", missing, done=lambda absent: not absent,
-             show=lambda absent: "missing " + ", ".join(absent), deadline=fresh_polling(deadline))
+             show=lambda absent: "missing " + ", ".join(absent), deadline=deadline)
 
 
 class AlertRulesClient:
@@ -119,7 +110,7 @@ class AlertRulesClient:
                         done=lambda groups: all(rule.evaluated for group in groups for rule in group.rules),
                         show=lambda groups: ", ".join(f"{r.group}/{r.name} {r.health} at {r.last_evaluation}"
                                                       for g in groups for r in g.rules if not r.evaluated),
-                        deadline=fresh_polling(deadline))
+                        deadline=deadline)
 
 
 class GrafanaClient:
@@ -160,4 +151,4 @@ class LogsClient:
         """The query's entries once there is at least one: a collector ships lines a moment after they are
         written."""
         return wait_for(f"log entries matching {logsql} in the {self}", lambda: self.query(logsql), done=bool,
-                        deadline=fresh_polling(deadline), show=lambda entries: "none yet")
+                        deadline=deadline, show=lambda entries: "none yet")

@@ -2,7 +2,7 @@
 `id="node/<name>"`) and the CSI and CCM plugins' Proxmox API call series (`proxmox_api_*`)."""
 from __future__ import annotations
 
-from proxqa.monitoring.clients import MetricsClient, fresh_polling
+from proxqa.monitoring.clients import MetricsClient
 from proxqa.monitoring.records import ErrorRatio, NodeUp, Sample
 from proxqa.waits import Deadline, wait_for
 
@@ -53,7 +53,7 @@ class ProxmoxSeries:
                         done=lambda nodes: all(n.scraped_at > since for n in nodes.values()),
                         show=lambda nodes: ", ".join(f"{n.node} {n.value:g} at {n.scraped_at:.3f} (wanted after "
                                                      f"{since:.3f})" for n in nodes.values()),
-                        deadline=fresh_polling(deadline))
+                        deadline=deadline)
 
     def node_uptime(self, window: float) -> dict[str, float]:
         """node -> percent of pve_up samples that were 1 over the window: avg_over_time(pve_up[window])."""

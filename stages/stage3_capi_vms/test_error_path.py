@@ -3,7 +3,6 @@ import dataclasses
 
 import pytest
 
-from proxqa.waits import wait_for
 
 
 @pytest.mark.check("S3.8")
@@ -17,9 +16,9 @@ def test_s3_8_missing_template_shows_a_failure_condition(capi_chains, chain_spec
         machines = capi_chains.machines(chain)
         return machines[0] if machines else None
 
-    machine = wait_for(f"a failure condition on the machine of {chain.name} (template {missing} does not exist)",
-                       first_machine, done=lambda m: m is not None and bool(m.failure),
-                       deadline=deadline("machine-failed"),
-                       show=lambda m: f"{m.name}: {m.reason or 'no condition'}, no failure shown" if m
-                       else "no ProxmoxMachine")
+    machine = capi_chains.wait(chain, ["ProxmoxMachine"], f"a failure condition on the machine of {chain.name} "
+                               f"(template {missing} does not exist)", first_machine,
+                               done=lambda m: m is not None and bool(m.failure), deadline=deadline("machine-failed"),
+                               show=lambda m: f"{m.name}: {m.reason or 'no condition'}, no failure shown" if m
+                               else "no ProxmoxMachine")
     assert not machine.ready, f"{machine.name} is ready although template {missing} does not exist"

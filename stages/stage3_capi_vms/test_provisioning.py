@@ -1,14 +1,10 @@
 """Provisioning: a MachineDeployment of one replica becomes a running, correctly configured VM in Proxmox."""
-import dataclasses
 import re
 import time
 
 import pytest
 
 from proxqa.capi.machines import phase_durations
-from proxqa.waits import wait_for
-
-PHASE_POLL = 1.0    # seconds between looks at the machine, so each phase is timed to about a second
 
 
 def _size_gib(drive: str) -> float:
@@ -31,10 +27,11 @@ def test_s3_6_machine_becomes_running_vm_within_sla(capi_chains, chain_spec, pve
         observed.append((time.perf_counter(), machines[0].phase if machines else "machine"))
         return machines[0] if machines else None
 
-    machine = wait_for(f"ProxmoxMachine of {chain.name} ready", probe, done=lambda m: m is not None and m.ready,
-                       failed=lambda m: m.failure if m else None,
-                       deadline=dataclasses.replace(deadline("vm-ready"), max_poll=PHASE_POLL),
-                       show=lambda m: f"{m.name}: {m.reason or 'no condition yet'}" if m else "no ProxmoxMachine yet")
+    machine = capi_chains.wait(chain, ["ProxmoxMachine"], f"ProxmoxMachine of {chain.name} ready", probe,
+                               done=lambda m: m is not None and m.ready, failed=lambda m: m.failure if m else None,
+                               deadline=deadline("vm-ready"),
+                               show=lambda m: f"{m.name}: {m.reason or 'no condition yet'}" if m
+                               else "no ProxmoxMachine yet")
     elapsed = time.perf_counter() - started
     vm = next((v for v in pve.vm_resources() if v.vmid == machine.vmid), None)
     assert vm is not None, f"{machine.name} says VMID {machine.vmid}; /cluster/resources does not list it"

@@ -16,7 +16,7 @@ from proxqa.capi.factory import CapiChains, Chain
 from proxqa.config import Settings
 from proxqa.kube.client import KubeClient
 from proxqa.naming import Names
-from proxqa.waits import Deadline, wait_for
+from proxqa.waits import Deadline
 
 # (namespace, DaemonSet) of the agents every worker runs in CozyStack
 NODE_AGENTS = (("cozy-cilium", "cilium"), ("cozy-kubeovn", "kube-ovn-cni"), ("cozy-kubeovn", "ovs-ovn"))
@@ -64,9 +64,10 @@ def wait_joined(chains: CapiChains, chain: Chain, deadline: Deadline) -> dict:
         shown += [f"{m.name}: {'ready' if m.ready else m.reason or 'no condition'}" for m in proxmox_machines]
         return "; ".join(shown) or "no Machine yet"
 
-    machines, _ = wait_for(f"the Machine of {chain.name} Running with a nodeRef", probe,
-                           done=lambda state: len(state[0]) == 1 and _joined(state[0][0]), failed=failed,
-                           deadline=deadline, show=show)
+    machines, _ = chains.wait(chain, ["Machine", "ProxmoxMachine"],
+                              f"the Machine of {chain.name} Running with a nodeRef", probe,
+                              done=lambda state: len(state[0]) == 1 and _joined(state[0][0]), failed=failed,
+                              deadline=deadline, show=show)
     return machines[0]
 
 

@@ -2,7 +2,7 @@
 import pytest
 
 from proxqa.kube.workspace import is_ready, pod_summary
-from proxqa.waits import wait_for
+from proxqa.kube.watching import Watched, wait_watching
 
 from .conftest import NODE_AGENTS
 
@@ -33,6 +33,7 @@ def test_s4_6_node_agents_ready_on_the_worker(worker, deadline):
                   if pod is not None and any(reason in pod_summary(pod) for reason in CRASHING)]
         return "; ".join(broken) or None
 
-    wait_for(f"node agents on {worker.node} Ready", lambda: _agent_pods(worker.kube, worker.node),
-             done=lambda agents: not _problems(agents), failed=crashing, deadline=deadline("node-ready"),
-             show=lambda agents: "; ".join(_problems(agents)))
+    wait_watching([Watched(worker.kube, "v1", "Pod", namespace) for namespace in {ns for ns, _ in NODE_AGENTS}],
+                  f"node agents on {worker.node} Ready", lambda: _agent_pods(worker.kube, worker.node),
+                  done=lambda agents: not _problems(agents), failed=crashing, deadline=deadline("node-ready"),
+                  show=lambda agents: "; ".join(_problems(agents)))

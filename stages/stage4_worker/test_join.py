@@ -1,8 +1,6 @@
 """Join: the worker becomes a Node of the cluster (capi: Machine Running with a nodeRef, all replicas ready)."""
 import pytest
 
-from proxqa.waits import wait_for
-
 from .conftest import HOST_LABELS, host_workers, wait_joined
 
 
@@ -21,6 +19,6 @@ def test_s4_1_worker_joins_the_cluster(settings, request, mgmt_kube, deadline):
         status = chains.machine_deployment(chain).get("status") or {}
         return status.get("readyReplicas") or 0, status.get("replicas") or 0
 
-    wait_for(f"MachineDeployment of {chain.name}: readyReplicas == replicas", counts,
-             done=lambda c: c[1] > 0 and c[0] == c[1], deadline=deadline("node-ready"),
-             show=lambda c: f"{c[0]} of {c[1]} ready; node {machine['status']['nodeRef']['name']} joined")
+    chains.wait(chain, ["MachineDeployment"], f"MachineDeployment of {chain.name}: readyReplicas == replicas", counts,
+                done=lambda c: c[1] > 0 and c[0] == c[1], deadline=deadline("node-ready"),
+                show=lambda c: f"{c[0]} of {c[1]} ready; node {machine['status']['nodeRef']['name']} joined")

@@ -1,7 +1,7 @@
 """The worker's Node: Ready and schedulable, and identified as its Proxmox VM."""
 import pytest
 
-from proxqa.waits import wait_for
+from proxqa.kube.watching import Watched, wait_watching
 
 BLOCKING_EFFECTS = ("NoSchedule", "NoExecute")
 TOPOLOGY = ("topology.kubernetes.io/region", "topology.kubernetes.io/zone")
@@ -18,12 +18,13 @@ def _blocking_taints(node: dict) -> list[str]:
 @pytest.mark.check("S4.2")
 def test_s4_2_worker_is_ready_and_schedulable(worker, deadline):
     """Ready=True and no NoSchedule/NoExecute taint (node.cilium.io/agent-not-ready, ...uninitialized, not-ready)."""
-    wait_for(f"node {worker.node} Ready without blocking taints",
-             lambda: worker.kube.get("v1", "Node", worker.node),
-             done=lambda node: node is not None and _ready(node) == "True" and not _blocking_taints(node),
-             deadline=deadline("node-ready"),
-             show=lambda node: "gone" if node is None else
-             f"Ready={_ready(node)}, taints: {', '.join(_blocking_taints(node)) or 'none'}")
+    wait_watching([Watched(worker.kube, "v1", "Node", name=worker.node)],
+                  f"node {worker.node} Ready without blocking taints",
+                  lambda: worker.kube.get("v1", "Node", worker.node),
+                  done=lambda node: node is not None and _ready(node) == "True" and not _blocking_taints(node),
+                  deadline=deadline("node-ready"),
+                  show=lambda node: "gone" if node is None else
+                  f"Ready={_ready(node)}, taints: {', '.join(_blocking_taints(node)) or 'none'}")
 
 
 @pytest.mark.check("S4.3")

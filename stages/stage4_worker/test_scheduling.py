@@ -5,8 +5,8 @@ import pytest
 
 from proxqa.kube import manifests
 from proxqa.kube.quantities import cpu_millicores
+from proxqa.kube.watching import Watched, wait_watching
 from proxqa.kube.workspace import pod_summary, stuck
-from proxqa.waits import wait_for
 
 def _condition(pod: dict, kind: str) -> dict:
     return next((c for c in (pod.get("status") or {}).get("conditions") or [] if c["type"] == kind), {})
@@ -21,10 +21,12 @@ def test_s4_4_pinned_pod_starts_within_sla(worker, make_workspace, names, settin
     name = names.new("pod")
     started = time.perf_counter()
     space.create(manifests.pod(name, namespace, settings.test.pod_image, node=worker.node))
-    pod = wait_for(f"pod {name} on {worker.node} Running and Ready",
-                   lambda: worker.kube.get("v1", "Pod", name, namespace),
-                   done=lambda p: p["status"].get("phase") == "Running" and _condition(p, "Ready").get("status") == "True",
-                   failed=stuck, deadline=deadline("pod-running"), show=pod_summary)
+    pod = wait_watching([Watched(worker.kube, "v1", "Pod", namespace, name)],
+                        f"pod {name} on {worker.node} Running and Ready",
+                        lambda: worker.kube.get("v1", "Pod", name, namespace),
+                        done=lambda p: p["status"].get("phase") == "Running"
+                        and _condition(p, "Ready").get("status") == "True",
+                        failed=stuck, deadline=deadline("pod-running"), show=pod_summary)
     elapsed = time.perf_counter() - started
     assert pod["spec"].get("nodeName") == worker.node, f"{name} runs on {pod['spec'].get('nodeName')}"
     sla.expect("pod-startup", elapsed, threshold="pod_startup")
@@ -44,8 +46,9 @@ def test_s4_5_oversized_pod_stays_pending_insufficient(worker, make_workspace, n
     wanted = f"{cpu_millicores(allocatable['cpu']) + 1000}m"
     space.create(manifests.pod(name, namespace, settings.test.pod_image, node=worker.node,
                                requests={"cpu": wanted}))
-    pod = wait_for(f"pod {name} (cpu {wanted}, allocatable {allocatable['cpu']}) reported unschedulable",
-                   lambda: worker.kube.get("v1", "Pod", name, namespace),
+    pod = wait_watching([Watched(worker.kube, "v1", "Pod", namespace, name)],
+                        f"pod {name} (cpu {wanted}, allocatable {allocatable['cpu']}) reported unschedulable",
+                        lambda: worker.kube.get("v1", "Pod", name, namespace),
                    done=lambda p: _condition(p, "PodScheduled").get("reason") == "Unschedulable",
                    failed=lambda p: f"scheduled onto {p['spec']['nodeName']} although it asks for more CPU than "
                                     f"allocatable" if p["spec"].get("nodeName") else None,

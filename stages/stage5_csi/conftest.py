@@ -5,7 +5,6 @@ DaemonSet proxmox-csi-plugin-node. A volume handle reads <region>/<zone>/<storag
 """
 from __future__ import annotations
 
-import dataclasses
 import time
 from dataclasses import dataclass
 
@@ -15,6 +14,7 @@ from proxqa.config import Settings
 from proxqa.kube import manifests
 from proxqa.kube.client import KubeClient
 from proxqa.kube.storage_classes import proxmox_storage_class
+from proxqa.kube.watching import Watched, wait_watching
 from proxqa.kube.workspace import Workspace, is_ready, pod_summary
 from proxqa.pve.client import PveClient
 from proxqa.waits import Deadline, wait_for
@@ -23,7 +23,6 @@ CONTROLLER = "proxmox-csi-plugin-controller"
 NODE_PLUGIN = "proxmox-csi-plugin-node"
 SELECTED_NODE = "volume.kubernetes.io/selected-node"
 TOPOLOGY = ("topology.kubernetes.io/region", "topology.kubernetes.io/zone")
-PHASE_POLL = 0.5        # seconds between looks at a claim, so each phase is timed to about half a second
 
 
 @dataclass(frozen=True)
@@ -100,13 +99,13 @@ def bound_volume(kube: KubeClient, space: Workspace, settings: Settings, storage
             seen.setdefault("provisioned", now)
         return pvc
 
-    pvc = wait_for(f"claim {claim} Bound (with consumer {pod})", observe,
-                   done=lambda p: (p.get("status") or {}).get("phase") == "Bound",
-                   deadline=dataclasses.replace(deadline("pvc-bound"), max_poll=PHASE_POLL),
-                   show=lambda p: f"{_claim_summary(kube, p)}; {_pod_text(kube, pod, namespace)}")
-    running = wait_for(f"consumer {pod} of {claim} Ready", lambda: kube.get("v1", "Pod", pod, namespace),
-                       done=is_ready, deadline=deadline("pod-running"),
-                       show=lambda p: _pod_text(kube, pod, namespace))
+    pvc = wait_watching([Watched(kube, "v1", "PersistentVolumeClaim", namespace, claim)],
+                        f"claim {claim} Bound (with consumer {pod})", observe,
+                        done=lambda p: (p.get("status") or {}).get("phase") == "Bound", deadline=deadline("pvc-bound"),
+                        show=lambda p: f"{_claim_summary(kube, p)}; {_pod_text(kube, pod, namespace)}")
+    running = wait_watching([Watched(kube, "v1", "Pod", namespace, pod)], f"consumer {pod} of {claim} Ready",
+                            lambda: kube.get("v1", "Pod", pod, namespace), done=is_ready,
+                            deadline=deadline("pod-running"), show=lambda p: _pod_text(kube, pod, namespace))
     attached = time.perf_counter()
     pv = kube.get("v1", "PersistentVolume", pvc["spec"]["volumeName"])
     assert pv is not None, f"claim {claim} is Bound to {pvc['spec']['volumeName']}, which does not exist"

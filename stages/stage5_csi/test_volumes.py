@@ -6,7 +6,7 @@ import pytest
 from proxqa.kube import manifests
 from proxqa.kube.quantities import byte_count
 from proxqa.kube.storage_classes import DRIVER
-from proxqa.waits import wait_for
+from proxqa.kube.watching import Watched, wait_watching
 
 from .conftest import await_disk_gone, bound_volume, claim_phase, vm_of_node
 
@@ -73,12 +73,13 @@ def test_s5_5_expanded_claim_grows_the_proxmox_volume(mgmt_kube, space, settings
         pvc = claim_phase(mgmt_kube, volume.claim, volume.namespace)
         return byte_count(((pvc.get("status") or {}).get("capacity") or {}).get("storage", "0"))
 
-    wait_for(f"claim {volume.claim} capacity at least {grown} bytes", capacity, done=lambda size: size >= grown,
-             deadline=deadline("volume-resized"),
-             failed=lambda _: next((str(e) for e in mgmt_kube.events_of(claim_phase(mgmt_kube, volume.claim,
-                                                                                      volume.namespace))
-                                    if e.reason == "VolumeResizeFailed"), None),
-             show=lambda size: f"capacity {size} bytes")
+    wait_watching([Watched(mgmt_kube, "v1", "PersistentVolumeClaim", volume.namespace, volume.claim)],
+                  f"claim {volume.claim} capacity at least {grown} bytes", capacity, done=lambda size: size >= grown,
+                  deadline=deadline("volume-resized"),
+                  failed=lambda _: next((str(e) for e in mgmt_kube.events_of(claim_phase(mgmt_kube, volume.claim,
+                                                                                           volume.namespace))
+                                         if e.reason == "VolumeResizeFailed"), None),
+                  show=lambda size: f"capacity {size} bytes")
     on_disk = volume_reader.storage_volumes(volume.zone, volume.storage, "images").get(volume.volid, 0)
     assert on_disk >= grown, f"claim {volume.claim} reports {grown} bytes, disk {volume.volid} has {on_disk}"
 
@@ -106,11 +107,12 @@ def test_s5_6_snapshot_restores_the_data(mgmt_kube, space, settings, storage_cla
                   "metadata": {"name": snapshot, "namespace": namespace},
                   "spec": {"volumeSnapshotClassName": snapshot_class,
                            "source": {"persistentVolumeClaimName": claim}}})
-    wait_for(f"VolumeSnapshot {snapshot} readyToUse",
-             lambda: mgmt_kube.get("snapshot.storage.k8s.io/v1", "VolumeSnapshot", snapshot, namespace) or {},
-             done=lambda s: (s.get("status") or {}).get("readyToUse") is True, deadline=deadline("pvc-bound"),
-             failed=lambda s: ((s.get("status") or {}).get("error") or {}).get("message"),
-             show=lambda s: str((s.get("status") or {}) or "no status"))
+    wait_watching([Watched(mgmt_kube, "snapshot.storage.k8s.io/v1", "VolumeSnapshot", namespace, snapshot)],
+                  f"VolumeSnapshot {snapshot} readyToUse",
+                  lambda: mgmt_kube.get("snapshot.storage.k8s.io/v1", "VolumeSnapshot", snapshot, namespace) or {},
+                  done=lambda s: (s.get("status") or {}).get("readyToUse") is True, deadline=deadline("pvc-bound"),
+                  failed=lambda s: ((s.get("status") or {}).get("error") or {}).get("message"),
+                  show=lambda s: str((s.get("status") or {}) or "no status"))
     restored = names.new("restored")
     space.create(manifests.claim(restored, namespace, sc, settings.perf.volume_size, source={
         "apiGroup": "snapshot.storage.k8s.io", "kind": "VolumeSnapshot", "name": snapshot}))
@@ -130,12 +132,14 @@ def test_s5_7_read_write_many_claim_is_refused(mgmt_kube, space, settings, stora
         pvc = claim_phase(mgmt_kube, claim, namespace)
         return (pvc.get("status") or {}).get("phase", ""), mgmt_kube.events_of(pvc) if pvc else []
 
-    wait_for(f"a ProvisioningFailed event on ReadWriteMany claim {claim}", state,
-             done=lambda s: any(e.reason == "ProvisioningFailed" for e in s[1]),
-             failed=lambda s: "the driver bound a ReadWriteMany volume, which a Proxmox disk cannot serve"
-             if s[0] == "Bound" else None,
-             deadline=deadline("pvc-bound"),
-             show=lambda s: f"{s[0] or 'no phase'}, events: {'; '.join(map(str, s[1])) or 'none'}")
+    wait_watching([Watched(mgmt_kube, "v1", "PersistentVolumeClaim", namespace, claim),
+                   Watched(mgmt_kube, "v1", "Event", namespace)],
+                  f"a ProvisioningFailed event on ReadWriteMany claim {claim}", state,
+                  done=lambda s: any(e.reason == "ProvisioningFailed" for e in s[1]),
+                  failed=lambda s: "the driver bound a ReadWriteMany volume, which a Proxmox disk cannot serve"
+                  if s[0] == "Bound" else None,
+                  deadline=deadline("pvc-bound"),
+                  show=lambda s: f"{s[0] or 'no phase'}, events: {'; '.join(map(str, s[1])) or 'none'}")
 
 
 @pytest.mark.check("S5.8")
@@ -149,7 +153,8 @@ def test_s5_8_deleted_claim_removes_the_disk(mgmt_kube, space, settings, storage
     for pod in mgmt_kube.list("v1", "Pod", volume.namespace):
         space.remove("v1", "Pod", pod["metadata"]["name"], volume.namespace)
     space.remove("v1", "PersistentVolumeClaim", volume.claim, volume.namespace)
-    wait_for(f"PersistentVolume {volume.pv} removed", lambda: mgmt_kube.get("v1", "PersistentVolume", volume.pv),
-             done=lambda pv: pv is None, deadline=deadline("delete"),
-             show=lambda pv: f"phase {(pv.get('status') or {}).get('phase')}")
+    wait_watching([Watched(mgmt_kube, "v1", "PersistentVolume", name=volume.pv)],
+                  f"PersistentVolume {volume.pv} removed",
+                  lambda: mgmt_kube.get("v1", "PersistentVolume", volume.pv), done=lambda pv: pv is None,
+                  deadline=deadline("delete"), show=lambda pv: f"phase {(pv.get('status') or {}).get('phase')}")
     await_disk_gone(volume_reader, volume, deadline("delete"))

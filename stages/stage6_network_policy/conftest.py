@@ -15,6 +15,7 @@ from proxqa import cozystack
 from proxqa.config import Settings
 from proxqa.kube import manifests
 from proxqa.kube.client import KubeClient
+from proxqa.kube.watching import Watched, wait_watching
 from proxqa.kube.workspace import ProbeResult, Workspace, is_ready, pod_summary, stuck
 from proxqa.waits import Deadline, wait_for
 
@@ -63,11 +64,12 @@ class Traffic:
         name = self.space.names.new("server")
         self.space.create(manifests.pod(name, namespace, self._settings.test.server_image, labels=labels,
                                         ports=(HTTP_PORT,), capabilities=SERVER_CAPABILITIES))
-        pod = wait_for(f"server pod {namespace}/{name} Running and Ready",
-                       lambda: self.kube.get("v1", "Pod", name, namespace),
-                       done=lambda p: p is not None and p["status"].get("phase") == "Running" and is_ready(p),
-                       failed=lambda p: stuck(p) if p else "the pod is gone", deadline=self._deadline("pod-running"),
-                       show=lambda p: pod_summary(p) if p else "gone")
+        pod = wait_watching([Watched(self.kube, "v1", "Pod", namespace, name)],
+                            f"server pod {namespace}/{name} Running and Ready",
+                            lambda: self.kube.get("v1", "Pod", name, namespace),
+                            done=lambda p: p is not None and p["status"].get("phase") == "Running" and is_ready(p),
+                            failed=lambda p: stuck(p) if p else "the pod is gone",
+                            deadline=self._deadline("pod-running"), show=lambda p: pod_summary(p) if p else "gone")
         return Server(name, namespace, pod["status"]["podIP"], pod["spec"]["nodeName"], dict(labels))
 
     def service(self, server: Server, service_type: str = "ClusterIP") -> dict:

@@ -1,7 +1,7 @@
 """External access: a LoadBalancer Service gets an address and answers on it."""
 import pytest
 
-from proxqa.waits import wait_for
+from proxqa.kube.watching import Watched, wait_watching
 
 from .conftest import http_get
 
@@ -27,9 +27,10 @@ def test_s6_6_load_balancer_gets_address_and_answers(traffic, settings, deadline
         events = traffic.kube.events_of(service)
         return f"no address yet; events: {'; '.join(map(str, events)) or 'none'}"
 
-    service = wait_for(f"LoadBalancer Service {namespace}/{name} gets an address",
-                       lambda: traffic.kube.get("v1", "Service", name, namespace), done=lambda s: bool(_ingress_ip(s)),
-                       deadline=deadline("lb-address"), show=show)
+    service = wait_watching([Watched(traffic.kube, "v1", "Service", namespace, name)],
+                            f"LoadBalancer Service {namespace}/{name} gets an address",
+                            lambda: traffic.kube.get("v1", "Service", name, namespace),
+                            done=lambda s: bool(_ingress_ip(s)), deadline=deadline("lb-address"), show=show)
     address = _ingress_ip(service)
     result = traffic.probe(namespace, http_get(address))
     assert result.succeeded, (f"a client pod cannot fetch http://{address}:80/ (Service {name}'s load balancer "

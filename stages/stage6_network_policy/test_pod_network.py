@@ -3,7 +3,7 @@ import ipaddress
 
 import pytest
 
-from proxqa.waits import wait_for
+from proxqa.kube.watching import Watched, wait_watching
 
 from .conftest import http_get
 
@@ -42,9 +42,12 @@ def test_s6_3_pod_to_pod_and_cluster_ip(traffic, deadline):
             f"({stated_by})")
     service = traffic.service(server)
     name, cluster_ip = service["metadata"]["name"], service["spec"]["clusterIP"]
-    wait_for(f"EndpointSlice of Service {name} lists {server.ip} ready",
-             lambda: _ready_addresses(traffic.kube, namespace, name), done=lambda found: server.ip in found,
-             deadline=deadline("pod-running"), show=lambda found: f"ready addresses: {', '.join(found) or 'none'}")
+    wait_watching([Watched(traffic.kube, "discovery.k8s.io/v1", "EndpointSlice", namespace,
+                                         selector=f"kubernetes.io/service-name={name}")],
+                  f"EndpointSlice of Service {name} lists {server.ip} ready",
+                  lambda: _ready_addresses(traffic.kube, namespace, name), done=lambda found: server.ip in found,
+                  deadline=deadline("pod-running"),
+                  show=lambda found: f"ready addresses: {', '.join(found) or 'none'}")
     for target, address in (("pod IP", server.ip), (f"ClusterIP of Service {name}", cluster_ip)):
         result = traffic.probe(namespace, http_get(address))
         assert result.succeeded, (f"a client pod cannot fetch http://{address}:80/ from server {server.name} by its "

@@ -13,16 +13,17 @@ from dataclasses import dataclass
 import pytest
 
 from proxqa import cozystack
-from proxqa.capi.chain import KINDS, ChainSpec
+from proxqa.capi.chain import KINDS, ChainSpec, watched
 from proxqa.capi.machines import MachineState, machine_state
 from proxqa.config import Settings
 from proxqa.diagnostics import Diagnostics
 from proxqa.kube.client import KubeClient
+from proxqa.kube.watching import Watched, wait_watching
 from proxqa.kube.workspace import Workspace
 from proxqa.naming import Names
 from proxqa.pve.client import PveClient
 from proxqa.safety import skip_if_read_only
-from proxqa.waits import Deadline, wait_for
+from proxqa.waits import Deadline
 
 CLUSTER_NAME_LABEL = "cluster.x-k8s.io/cluster-name"
 KAMAJI_API = "controlplane.cluster.x-k8s.io/v1alpha1"
@@ -159,11 +160,17 @@ class Workers:
 def wait_workers(kube: KubeClient, cluster: TenantCluster, count: int, deadline: Deadline) -> Workers:
     """The node group once it has exactly count ready VMs and count Running Machines with a Node; stops at once
     when a machine or its VM failed."""
-    return wait_for(f"{count} worker(s) of {cluster.cluster} Running with a Node", lambda: Workers(
-        machines(kube, cluster), proxmox_machines(kube, cluster)),
+    return wait_watching(
+        workers_watched(kube, cluster), f"{count} worker(s) of {cluster.cluster} Running with a Node",
+        lambda: Workers(machines(kube, cluster), proxmox_machines(kube, cluster)),
         done=lambda w: (len(w.vms) == count and all(vm.ready for vm in w.vms) and len(w.machines) == count
                         and len(w.joined) == count),
         failed=Workers.failure, deadline=deadline, show=str)
+
+
+def workers_watched(kube: KubeClient, cluster: TenantCluster) -> list[Watched]:
+    """Watches on the node group's Machines and ProxmoxMachines."""
+    return [watched(kube, kind, cluster.namespace, cluster.selector) for kind in ("Machine", "ProxmoxMachine")]
 
 
 def stage_deadline(settings: Settings, key: str) -> Deadline:

@@ -2,8 +2,8 @@
 import pytest
 
 from proxqa import cozystack
+from proxqa.kube.watching import Watched, wait_watching
 from proxqa.kube.workspace import is_ready
-from proxqa.waits import wait_for
 
 from .conftest import KAMAJI_API, WORKERS, node_condition, proxmox_machines, tenant_kube, wait_workers
 
@@ -30,15 +30,17 @@ def test_s8_2_tenant_kubernetes_runs_on_proxmox(mgmt_kube, tenant_cluster, pve, 
         status = md.get("status") or {}
         return status.get("readyReplicas") or 0, status.get("replicas") or 0
 
-    wait_for(f"MachineDeployment {namespace}/{tenant_cluster.machine_deployment}: readyReplicas == replicas == "
-             f"{WORKERS}", counts, done=lambda c: c == (WORKERS, WORKERS), deadline=deadline("kubernetes-ready"),
-             show=lambda c: f"{c[0]} of {c[1]} ready")
+    wait_watching([Watched(mgmt_kube, CAPI_API, "MachineDeployment", namespace, tenant_cluster.machine_deployment)],
+                  f"MachineDeployment {namespace}/{tenant_cluster.machine_deployment}: readyReplicas == replicas == "
+                  f"{WORKERS}", counts, done=lambda c: c == (WORKERS, WORKERS), deadline=deadline("kubernetes-ready"),
+                  show=lambda c: f"{c[0]} of {c[1]} ready")
 
-    wait_for(f"Kubernetes {namespace}/{tenant_cluster.name} WorkloadsReady",
-             lambda: cozystack.condition(mgmt_kube.get(cozystack.APPS_API, "Kubernetes", tenant_cluster.name,
-                                                       namespace), "WorkloadsReady"),
-             done=lambda c: c.get("status") == "True", deadline=deadline("kubernetes-ready"),
-             show=lambda c: f"WorkloadsReady={c.get('status', 'no condition')} {c.get('message', '')}".rstrip())
+    wait_watching([Watched(mgmt_kube, cozystack.APPS_API, "Kubernetes", namespace, tenant_cluster.name)],
+                  f"Kubernetes {namespace}/{tenant_cluster.name} WorkloadsReady",
+                  lambda: cozystack.condition(mgmt_kube.get(cozystack.APPS_API, "Kubernetes", tenant_cluster.name,
+                                                            namespace), "WorkloadsReady"),
+                  done=lambda c: c.get("status") == "True", deadline=deadline("kubernetes-ready"),
+                  show=lambda c: f"WorkloadsReady={c.get('status', 'no condition')} {c.get('message', '')}".rstrip())
 
     tenant = tenant_kube(mgmt_kube, tenant_cluster)
     nodes = {name: tenant.get("v1", "Node", name) for name in workers.joined}

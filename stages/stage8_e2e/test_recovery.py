@@ -9,12 +9,12 @@ import pytest
 
 from proxqa import cozystack
 from proxqa.capi.machines import MachineState
+from proxqa.kube.watching import Watched, wait_watching
 from proxqa.kube.workspace import is_ready
 from proxqa.safety import destructive_refusal
-from proxqa.waits import wait_for
 
 from .conftest import WORKERS, Workers, machines, node_condition, proxmox_machines, tenant_kube, \
-    wait_workers
+    wait_workers, workers_watched
 
 CAPI_API = "cluster.x-k8s.io/v1beta1"
 
@@ -124,10 +124,12 @@ def test_s8_6_destroyed_worker_vm_is_replaced(destructive_allowed, mgmt_kube, te
                         {name: tenant.get("v1", "Node", name) for name in workers.joined},
                         mgmt_kube.get(CAPI_API, "MachineHealthCheck", tenant_cluster.machine_deployment, namespace))
 
-    recovered = wait_for(f"{victim} destroyed in Proxmox: the MachineHealthCheck has the machine replaced and "
-                         f"{tenant_cluster.machine_deployment} Ready with a new VM", state,
-                         done=lambda r: r.replaced(victim), failed=lambda r: r.others_failed(victim),
-                         deadline=deadline("recovery"), show=lambda r: r.show(victim))
+    watched = [*workers_watched(mgmt_kube, tenant_cluster), Watched(tenant, "v1", "Node"),
+               Watched(mgmt_kube, CAPI_API, "MachineDeployment", namespace, tenant_cluster.machine_deployment)]
+    recovered = wait_watching(watched, f"{victim} destroyed in Proxmox: the MachineHealthCheck has the machine "
+                              f"replaced and {tenant_cluster.machine_deployment} Ready with a new VM", state,
+                              done=lambda r: r.replaced(victim), failed=lambda r: r.others_failed(victim),
+                              deadline=deadline("recovery"), show=lambda r: r.show(victim))
     sla.expect("recovery", time.monotonic() - started, threshold="recovery")
 
     listed = pve.vm_resources()

@@ -4,6 +4,7 @@ import time
 import pytest
 
 from proxqa import cozystack
+from proxqa.kube.watching import Watched, wait_watching
 from proxqa.kube.workspace import is_ready
 from proxqa.waits import wait_for
 
@@ -22,10 +23,10 @@ def test_s8_4_node_group_scales_with_proxmox_vms(mgmt_kube, tenant_cluster, pve,
     cozystack.scale_node_group(mgmt_kube, name, namespace, WORKERS + 1)
     grown = wait_workers(mgmt_kube, tenant_cluster, WORKERS + 1, deadline("node-ready"))
     new_nodes = sorted(set(grown.joined) - set(before.joined))
-    wait_for(f"new Node(s) {', '.join(new_nodes)} Ready in the tenant cluster",
-             lambda: {node: tenant.get("v1", "Node", node) for node in new_nodes},
-             done=lambda seen: all(is_ready(node) for node in seen.values()), deadline=deadline("node-ready"),
-             show=lambda seen: "; ".join(f"{name}: {node_condition(node)}" for name, node in seen.items()))
+    wait_watching([Watched(tenant, "v1", "Node")], f"new Node(s) {', '.join(new_nodes)} Ready in the tenant cluster",
+                  lambda: {node: tenant.get("v1", "Node", node) for node in new_nodes},
+                  done=lambda seen: all(is_ready(node) for node in seen.values()), deadline=deadline("node-ready"),
+                  show=lambda seen: "; ".join(f"{name}: {node_condition(node)}" for name, node in seen.items()))
     sla.expect("scale-up-node-ready", time.monotonic() - started, threshold="vm_create")
     added = [vm.vmid for vm in grown.vms if vm.vmid not in {old.vmid for old in before.vms}]
     status = {vm.vmid: vm.status for vm in pve.vm_resources()}

@@ -8,9 +8,10 @@ import pytest
 
 from proxqa.kube import manifests
 from proxqa.kube.client import KubeClient
+from proxqa.kube.watching import Watched, wait_watching
 from proxqa.kube.storage_classes import proxmox_storage_class
 from proxqa.kube.workspace import is_ready, pod_summary, stuck
-from proxqa.waits import Deadline, wait_for
+from proxqa.waits import Deadline
 
 from .conftest import WORKERS, tenant_kube, wait_workers
 
@@ -60,10 +61,12 @@ def _wait_ready(kube: KubeClient, namespace: str, names: list[str], deadline: De
     def pods() -> dict:
         return {name: kube.get("v1", "Pod", f"{name}-0", namespace) for name in names}
 
-    return wait_for(what, pods, done=lambda found: all(is_ready(pod) for pod in found.values()),
-                    failed=lambda found: "; ".join(f"{name}: {reason}" for name, pod in found.items()
-                                                   if pod and (reason := stuck(pod))) or None,
-                    deadline=deadline, show=lambda found: " | ".join(_state(kube, namespace, name) for name in found))
+    return wait_watching([Watched(kube, "v1", "Pod", namespace)], what, pods,
+                         done=lambda found: all(is_ready(pod) for pod in found.values()),
+                         failed=lambda found: "; ".join(f"{name}: {reason}" for name, pod in found.items()
+                                                        if pod and (reason := stuck(pod))) or None,
+                         deadline=deadline,
+                         show=lambda found: " | ".join(_state(kube, namespace, name) for name in found))
 
 
 @pytest.mark.check("S8.3")
@@ -105,7 +108,8 @@ def test_s8_3_stateful_workloads_run_and_keep_their_data(mgmt_kube, tenant_clust
         assert written.succeeded and written.log == token, (
             f"{name}: writing /data/{MARKER} on {claim} failed: {written.log!r} ({_state(tenant, namespace, name)})")
         tenant.delete("v1", "Pod", f"{name}-0", namespace)
-        replaced = wait_for(
+        replaced = wait_watching(
+            [Watched(tenant, "v1", "Pod", namespace, f"{name}-0")],
             f"{name}-0 replaced by a new Ready pod on claim {claim}",
             lambda: tenant.get("v1", "Pod", f"{name}-0", namespace),
             done=lambda found: is_ready(found) and found["metadata"]["uid"] != pod["metadata"]["uid"],

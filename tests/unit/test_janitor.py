@@ -19,7 +19,7 @@ from proxqa.pve.records import NodeInfo, StorageStatus, VmConfig, VmResource
 from proxqa.waits import Deadline
 
 REPO = Path(__file__).resolve().parents[2]
-QUICK = Deadline(5, first_poll=0.01, max_poll=0.05)
+QUICK = Deadline(5, poll=0.05)
 NOW = datetime.datetime.now(datetime.timezone.utc)
 _uids = itertools.count()
 
@@ -110,7 +110,7 @@ def test_a_stuck_object_is_reported_as_remaining_with_its_state():
             self.deleted.append(str(target))    # accepted, but a finalizer keeps it
 
     fake = Stuck((stuck, True))
-    remaining = Janitor(fake, None, deadline=Deadline(0.05, first_poll=0.01), out=lambda line: None).clean(
+    remaining = Janitor(fake, None, deadline=Deadline(0.05, poll=0.01), out=lambda line: None).clean(
         survey_of(fake, ["a"]), {"a"})
     assert remaining == ["management cluster: not cleaned: objects of run a to be deleted from the management "
                          "cluster: not reached within 0.05 s (last state: Cluster proxqa/qa-a-w0-capi-1 (deleting "
