@@ -7,11 +7,9 @@ It writes one JSON object to $PROXQA_BENCH_PHASES when pytest ends:
           unconfigure_start, unconfigure_end (the lab is stopped inside unconfigure)
   items   [{nodeid, stage, started, seconds}]: setup + call + teardown of each test
   waits   [{what, nodeid, started, seconds, polls, last_pause, outcome, depth}]: each call of
-          proxqa.waits.wait_for, with its polls, the pause before its last poll (the most its tail can be), and how
-          deep it is nested in other waits (0: a wait of the test itself)
-
-$PROXQA_BENCH_POLL="FIRST,MAX" tries another poll schedule without editing the suite: waits that keep the default
-first_poll or max_poll of proxqa.waits.Deadline get FIRST or MAX seconds instead.
+          proxqa.waits.wait_for, with its polls, how long it slept before its last poll (the most its tail can
+          be; a watched wait is woken by the change), and how deep it is nested in other waits (0: a wait of the
+          test itself)
 
 The wait helper is wrapped when this plugin is imported (pytest loads -p plugins before conftest.py imports the
 suite's modules), so modules that import wait_for by name pick up the wrapper. Nothing is written without
@@ -19,7 +17,6 @@ $PROXQA_BENCH_PHASES.
 """
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import time
@@ -30,23 +27,11 @@ import pytest
 from benchmarks.common import PHASES_OUTPUT as OUTPUT
 from proxqa import waits
 
-POLL = "PROXQA_BENCH_POLL"
 _marks: dict[str, float] = {}
 _items: list[dict] = []
 _waits: list[dict] = []
 _current = {"nodeid": "", "depth": 0}
 _plain_wait_for = waits.wait_for
-
-
-def _schedule(deadline: waits.Deadline) -> waits.Deadline:
-    """The deadline with the poll schedule of $PROXQA_BENCH_POLL in place of the defaults it keeps."""
-    if not os.environ.get(POLL):
-        return deadline
-    first, most = (float(part) for part in os.environ[POLL].split(","))
-    defaults = waits.Deadline(deadline.seconds)
-    first = first if deadline.first_poll == defaults.first_poll else deadline.first_poll
-    most = most if deadline.max_poll == defaults.max_poll else deadline.max_poll
-    return dataclasses.replace(deadline, first_poll=first, max_poll=most)
 
 
 def _counted_wait_for(what, probe, *, done, deadline, sleep=time.sleep, **options):
@@ -59,12 +44,13 @@ def _counted_wait_for(what, probe, *, done, deadline, sleep=time.sleep, **option
         return probe()
 
     def counted_sleep(seconds):
-        record["last_pause"] = seconds
+        began = time.time()
         sleep(seconds)
+        record["last_pause"] = round(time.time() - began, 4)
 
     _current["depth"] += 1
     try:
-        return _plain_wait_for(what, counted_probe, done=done, deadline=_schedule(deadline), sleep=counted_sleep,
+        return _plain_wait_for(what, counted_probe, done=done, deadline=deadline, sleep=counted_sleep,
                                **options)
     except AssertionError as exc:
         record["outcome"] = type(exc).__name__

@@ -76,7 +76,8 @@ class LabControl:
         self._call("DELETE", "/faults")
 
     def requests_seen(self, since: int = 0) -> list[dict[str, Any]]:
-        """The Proxmox twin's request log from that index on: index, time, method, path, identity, status."""
+        """The Proxmox twin's request log from that index on: index, time, method, path, identity, status,
+        user_agent."""
         return self._call("GET", f"/requests?since={since}")["requests"]
 
 

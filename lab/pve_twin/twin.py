@@ -293,7 +293,8 @@ class PveTwin(VmBackups, VmLifecycle, FakePve):
             identity, authenticated = await self._identity(request, path, status)
             self.request_log.add({'time': started, 'method': request.method, 'path': request.path,
                                   'identity': identity, 'authenticated': authenticated, 'status': status,
-                                  'seconds': round(time.time() - started, 4)})
+                                  'seconds': round(time.time() - started, 4),
+                                  'user_agent': request.headers.get('User-Agent', '')})
 
     async def _identity(self, request, path, status):
         """(who, authenticated) for the log: the authenticated user or token id, else the one claimed."""
