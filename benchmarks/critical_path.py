@@ -148,21 +148,21 @@ def measure(options, context: dict) -> list[Measure]:
     ratio.detail = {"stages": stage_breakdown(runs, baseline, path)}
     for stage, row in ratio.detail["stages"].items():
         progress(f"{NAME}: {stage}: {row['seconds']:.1f} s at scale {scale:g}, {row['seconds at 0']:.1f} s at 0, "
-                 f"critical path {row['critical path']:.1f} s, pauses before the last poll {row['tail bound']:.1f} s")
+                 f"critical path {row['critical path']:.1f} s, slept before the last look {row['slept last']:.1f} s")
     return [wall, base, cp, ratio, excess, literal]
 
 
 def stage_breakdown(runs, baseline, path: dict[str, float]) -> dict[str, dict[str, float]]:
-    """Per stage, medians over the rounds: seconds at the scale and at 0, its critical path, and the pauses before
-    the last poll of its waits that ended done (the most their polling tails can be)."""
+    """Per stage, medians over the rounds: seconds at the scale and at 0, its critical path, and how long its waits
+    that ended done slept before their last look (a polled wait's tail is at most that; a watched wait is woken)."""
     def median(values) -> float:
         return statistics.median(list(values) or [0.0])
 
     rows = {}
     for stage in sorted({stage for run in runs for stage in stage_seconds(run)}):
-        tails = [sum(w["last_pause"] for w in top_waits(run) if w["outcome"] == "done"
+        slept = [sum(w["last_pause"] for w in top_waits(run) if w["outcome"] == "done"
                      and w["nodeid"].startswith(f"stages/{stage}_")) for run in runs]
         rows[stage] = {"seconds": round(median(stage_seconds(r).get(stage, 0.0) for r in runs), 2),
                        "seconds at 0": round(median(stage_seconds(r).get(stage, 0.0) for r in baseline), 2),
-                       "critical path": round(path.get(stage, 0.0), 2), "tail bound": round(median(tails), 2)}
+                       "critical path": round(path.get(stage, 0.0), 2), "slept last": round(median(slept), 2)}
     return rows

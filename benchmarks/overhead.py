@@ -50,14 +50,14 @@ def measure(options, context: dict) -> list[Measure]:
     wall = Measure(NAME, "full run, 8 stages, time scale 0: wall", "s", limit=GOAL_SECONDS)
     split = [Measure(NAME, f"  {name}", "s") for name, _seconds in SPLIT]
     waits = Measure(NAME, "  of the checks: waiting in wait_for", "s")
-    tails = Measure(NAME, "  of the checks: pauses before the last poll (tail bound)", "s")
+    slept = Measure(NAME, "  of the checks: slept before the last look of a wait", "s")
     for run in runs:
         wall.add(run.wall, run.load)
         for item, (_name, seconds) in zip(split, SPLIT):
             item.add(seconds(run), run.load)
         done = [w for w in top_waits(run) if w["outcome"] == "done"]
         waits.add(sum(w["seconds"] for w in top_waits(run)), run.load)
-        tails.add(sum(w["last_pause"] for w in done), run.load)
+        slept.add(sum(w["last_pause"] for w in done), run.load)
     wall.detail = {"exit codes": [run.exit_code for run in runs],
                    "stage seconds": [{k: round(v, 2) for k, v in stage_seconds(run).items()} for run in runs]}
     floor = Measure(NAME, "floor: pytest --collect-only stages/", "s")
@@ -65,4 +65,4 @@ def measure(options, context: dict) -> list[Measure]:
         progress(f"{NAME}: collect-only round {round_}/{options.rounds}")
         run = run_suite("--collect-only", plugin=False)
         floor.add(run.wall, run.load)
-    return [wall, *split, waits, tails, floor]
+    return [wall, *split, waits, slept, floor]

@@ -82,20 +82,20 @@ class Changes:
         try:
             while not self._leaving.is_set():
                 try:
-                    for kind, obj in item.kube.watch(item.api_version, item.kind, since, watcher,
-                                                      seconds=WATCH_SECONDS, namespace=item.namespace,
-                                                      name=item.name, selector=item.selector):
+                    for event_type, obj in item.kube.watch(item.api_version, item.kind, since, watcher,
+                                                            seconds=WATCH_SECONDS, namespace=item.namespace,
+                                                            name=item.name, selector=item.selector):
                         since = obj["metadata"]["resourceVersion"]
-                        if kind != "BOOKMARK":
+                        if event_type != "BOOKMARK":
                             self._changed.set()
                 except KubeError as exc:
                     if exc.code != GONE:
                         raise
                     since = item.kube.resource_version(item.api_version, item.kind, item.namespace, item.selector)
                     self._changed.set()
-        except (KubeError, KubeUnreachable) as exc:
+        except Exception as exc:        # whatever ends this thread, the wait must go on polling, not sleep RESYNC
             if not self._leaving.is_set():
-                self.broken = str(exc)
+                self.broken = str(exc) or type(exc).__name__
                 self._changed.set()
 
 

@@ -174,6 +174,13 @@ def test_request_log_names_the_identity_and_never_a_secret(lab):
     assert lab.settings['PROXMOX_CCM_TOKEN_SECRET'] not in json.dumps(answer)
 
 
+def test_request_log_records_the_user_agent(lab):
+    start = lab.control('GET', '/requests').json()['next']
+    lab.get('/version', headers={**lab.token_header(), 'User-Agent': 'proxqa-probe/1.0'})
+    answer = lab.control('GET', '/requests?since={0}'.format(start)).json()
+    assert [r['path'] for r in answer['requests'] if r['user_agent'] == 'proxqa-probe/1.0'] == ['/api2/json/version']
+
+
 def test_request_log_can_be_emptied(lab):
     lab.get('/version', headers=lab.token_header())
     assert lab.control('DELETE', '/requests').status_code == 200

@@ -1,11 +1,12 @@
 """The benchmarks' own arithmetic: the critical path from the lab's constants, the API economy's counting, the SLA
 fidelity's tolerance, and the measures' medians and goals. No lab, no timing."""
 import pytest
+import requests
 
 from benchmarks.common import Measure, SuiteRun, shown, table
 from benchmarks.critical_path import (critical_path, durations, lab_durations, module_constants,
                                       template_disk_gib)
-from benchmarks.economy import by_stage, endpoint, is_clone, is_volume, per_node_split
+from benchmarks.economy import by_stage, by_suite, endpoint, is_clone, is_volume, per_node_split
 from benchmarks.sla_fidelity import expected_verdict, tolerance
 
 CONSTANTS = {"clone_base": 10, "copy_per_gib": 1, "vm_start": 2, "boot": 20, "resize": 2, "backup": 30,
@@ -81,6 +82,11 @@ def test_objects_are_recognised_in_the_log():
     volume = {"identity": "csi@pve!csi", "method": "POST", "status": 200,
               "path": "/api2/json/nodes/a/storage/local-lvm/content"}
     assert is_volume(volume, "csi@pve!csi") and not is_volume(volume, "other@pve!t")
+
+
+def test_the_suites_requests_are_told_from_the_lab_controllers_by_user_agent():
+    assert by_suite({"user_agent": requests.utils.default_user_agent(), "identity": "capmox@pve!capi"})
+    assert not by_suite({"user_agent": "Python/3.11 aiohttp/3.9.5", "identity": "capmox@pve!capi"})
 
 
 def test_sla_tolerance_and_the_verdict_at_the_threshold():
