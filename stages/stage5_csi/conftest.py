@@ -33,7 +33,7 @@ class Volume:
     pv: str
     storage: str
     disk: str
-    zone: str               # the Proxmox node holding the disk
+    zone: str               # the Proxmox node whose storage lists the disk (on shared storage: the consumer's)
     phases: dict            # scheduled / provisioned / attached -> seconds
 
     @property
@@ -110,9 +110,20 @@ def bound_volume(kube: KubeClient, space: Workspace, settings: Settings, storage
     pv = kube.get("v1", "PersistentVolume", pvc["spec"]["volumeName"])
     assert pv is not None, f"claim {claim} is Bound to {pvc['spec']['volumeName']}, which does not exist"
     zone, storage, disk = parse_handle(pv["spec"]["csi"]["volumeHandle"])
+    node = running["spec"]["nodeName"]
     phases = {"scheduled": seen["scheduled"] - started, "provisioned": seen["provisioned"] - seen["scheduled"],
               "attached": attached - seen["provisioned"]}
-    return Volume(claim, namespace, running["spec"]["nodeName"], pv["metadata"]["name"], storage, disk, zone, phases)
+    return Volume(claim, namespace, node, pv["metadata"]["name"], storage, disk, zone or _zone_of(kube, node), phases)
+
+
+def _zone_of(kube: KubeClient, node: str) -> str:
+    """The Proxmox node a Kubernetes node runs on (its zone label): where a disk on shared storage is read, since
+    its volume handle names no zone."""
+    labels = ((kube.get("v1", "Node", node) or {}).get("metadata") or {}).get("labels") or {}
+    zone = labels.get(TOPOLOGY[1], "")
+    assert zone, (f"the volume is on shared storage (its handle names no zone) and node {node} has no label "
+                  f"{TOPOLOGY[1]}: no Proxmox node to read the disk from")
+    return zone
 
 
 def _pod_text(kube: KubeClient, name: str, namespace: str) -> str:
