@@ -71,11 +71,16 @@ def stop_server(process: subprocess.Popen) -> int:
     return process.returncode
 
 
-@pytest.fixture(scope="module")
-def kube(tmp_path_factory) -> KubeLab:
-    lab = start_server(tmp_path_factory.mktemp("kube"))
+def module_server(tmp_path_factory, *extra: str):
+    """A server for one module's tests (started with the extra options), stopped after them."""
+    lab = start_server(tmp_path_factory.mktemp("kube"), *extra)
     yield lab
     stop_server(lab.process)
+
+
+@pytest.fixture(scope="module")
+def kube(tmp_path_factory) -> KubeLab:
+    yield from module_server(tmp_path_factory)
 
 
 @pytest.fixture(scope="module")

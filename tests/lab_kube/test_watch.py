@@ -3,7 +3,7 @@ import pytest
 from kubernetes import client, config, watch
 from kubernetes.client.rest import ApiException
 
-from .conftest import start_server, stop_server, unique
+from .conftest import module_server, unique
 from .helpers import MERGE, configmap, deployment
 
 WATCH_WINDOW = 100      # changes the module's server keeps for watches to resume from
@@ -11,9 +11,7 @@ WATCH_WINDOW = 100      # changes the module's server keeps for watches to resum
 
 @pytest.fixture(scope="module")
 def kube(tmp_path_factory):
-    lab = start_server(tmp_path_factory.mktemp("kube-watch"), "--watch-window", str(WATCH_WINDOW))
-    yield lab
-    stop_server(lab.process)
+    yield from module_server(tmp_path_factory, "--watch-window", str(WATCH_WINDOW))
 
 
 def events(func, *args, **kwargs) -> list[tuple[str, str]]:

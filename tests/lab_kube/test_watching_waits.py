@@ -8,7 +8,7 @@ from proxqa.kube.client import KubeClient
 from proxqa.kube.watching import RESYNC, Changes, Watched, wait_watching
 from proxqa.waits import Deadline, WaitTimeout
 
-from .conftest import start_server, stop_server, unique
+from .conftest import module_server
 from .helpers import MERGE, configmap
 
 POLL = 0.05
@@ -18,9 +18,7 @@ WATCH_WINDOW = 5    # changes the module's server keeps for watches to resume fr
 
 @pytest.fixture(scope="module")
 def kube(tmp_path_factory):
-    lab = start_server(tmp_path_factory.mktemp("kube-watching"), "--watch-window", str(WATCH_WINDOW))
-    yield lab
-    stop_server(lab.process)
+    yield from module_server(tmp_path_factory, "--watch-window", str(WATCH_WINDOW))
 
 
 @pytest.fixture(scope="module")
@@ -106,11 +104,3 @@ def test_a_watch_that_cannot_run_leaves_the_wait_polling(suite_kube, namespace):
     with Changes([Watched(suite_kube, "example.com/v1", "Widget", namespace)], POLL) as changes:
         assert "Widget" in changes.broken
         assert not changes.wait(RESYNC), "sleeps the poll, not the whole pause"
-
-
-@pytest.fixture
-def namespace(core) -> str:
-    name = unique("qa")
-    core.create_namespace({"metadata": {"name": name}})
-    yield name
-    core.delete_namespace(name)
