@@ -256,8 +256,9 @@ ALT = Seed(
     vnets=(('blue', 301), ('green', 302)),
     disk_storage=Storage('ceph-vm', {'type': 'rbd', 'content': 'images,rootdir', 'pool': 'vm', 'krbd': 0,
                                      'shared': 1}, total=8 * TiB, used=0.31),
-    iso_storage=Storage('cephfs-iso', {'type': 'cephfs', 'content': 'iso,snippets', 'path': '/mnt/pve/cephfs-iso',
-                                       'fs-name': 'cephfs', 'shared': 1}, total=1 * TiB, used=0.08),
+    iso_storage=Storage('cephfs-iso', {'type': 'cephfs', 'content': 'iso,snippets,backup',
+                                       'path': '/mnt/pve/cephfs-iso', 'fs-name': 'cephfs', 'shared': 1},
+                        total=1 * TiB, used=0.08),
     template=Template(8100, 'debian-12-genericcloud', 'hv-b', disk_gib=8, mac='BC:24:11:81:00:00',
                       smbios_uuid='0d5e8a61-3c2f-4b7a-9e14-5a6b7c008100'),
     management_vms=(
