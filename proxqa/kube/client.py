@@ -136,21 +136,24 @@ class KubeClient:
         return raw.get("items") or []
 
     def resource_version(self, api_version: str, kind: str, namespace: str | None = None, selector: str = "") -> str:
-        """The resourceVersion of the list now: a watch from it sees every later change."""
+        """The resourceVersion of the list now: a watch from it sees every later change. "" when the server gives
+        none (an aggregated API may not): a watch from "" starts with the current objects."""
         resource = self._resource(api_version, kind)
         raw = kube_call(lambda: resource.get(namespace=namespace, label_selector=selector or None, limit=1).to_dict(),
                         verb="LIST", kind=kind, name=f"{namespace or 'all namespaces'} {selector}".strip())
-        return raw["metadata"]["resourceVersion"]
+        return (raw.get("metadata") or {}).get("resourceVersion") or ""
 
     def watch(self, api_version: str, kind: str, since: str, watcher: Watch, *, seconds: int,
-              namespace: str | None = None, name: str = "", selector: str = "") -> Iterator[tuple[str, dict]]:
+              namespace: str | None = None, name: str = "", selector: str = "",
+              fields: str = "") -> Iterator[tuple[str, dict]]:
         """(type, object) of each change after resourceVersion since (and BOOKMARKs), for at most seconds;
         watcher.stop() from another thread ends it at once."""
         resource = self._resource(api_version, kind)
-        events = self._dynamic.watch(resource, namespace=namespace, name=name or None, label_selector=selector or None,
-                                     resource_version=since, timeout=seconds, watcher=watcher,
-                                     allow_watch_bookmarks=True)
-        shown = _shown(namespace, name or selector)
+        fields = ",".join(filter(None, (f"metadata.name={name}" if name else "", fields)))
+        events = self._dynamic.watch(resource, namespace=namespace, label_selector=selector or None,
+                                     field_selector=fields or None, resource_version=since or None, timeout=seconds,
+                                     watcher=watcher, allow_watch_bookmarks=True)
+        shown = _shown(namespace, name or selector or fields)
         while (event := kube_call(lambda: next(events, None), verb="WATCH", kind=kind, name=shown)) is not None:
             yield event["type"], event["raw_object"]
 

@@ -33,7 +33,8 @@ def test_s4_6_node_agents_ready_on_the_worker(worker, deadline):
                   if pod is not None and any(reason in pod_summary(pod) for reason in CRASHING)]
         return "; ".join(broken) or None
 
-    wait_watching([Watched(worker.kube, "v1", "Pod", namespace) for namespace in {ns for ns, _ in NODE_AGENTS}],
+    wait_watching([Watched(worker.kube, "v1", "Pod", namespace, fields=f"spec.nodeName={worker.node}")
+                   for namespace in {ns for ns, _ in NODE_AGENTS}],
                   f"node agents on {worker.node} Ready", lambda: _agent_pods(worker.kube, worker.node),
                   done=lambda agents: not _problems(agents), failed=crashing, deadline=deadline("node-ready"),
                   show=lambda agents: "; ".join(_problems(agents)))

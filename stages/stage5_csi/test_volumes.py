@@ -73,7 +73,8 @@ def test_s5_5_expanded_claim_grows_the_proxmox_volume(mgmt_kube, space, settings
         pvc = claim_phase(mgmt_kube, volume.claim, volume.namespace)
         return byte_count(((pvc.get("status") or {}).get("capacity") or {}).get("storage", "0"))
 
-    wait_watching([Watched(mgmt_kube, "v1", "PersistentVolumeClaim", volume.namespace, volume.claim)],
+    wait_watching([Watched(mgmt_kube, "v1", "PersistentVolumeClaim", volume.namespace, volume.claim),
+                   Watched(mgmt_kube, "v1", "Event", volume.namespace)],
                   f"claim {volume.claim} capacity at least {grown} bytes", capacity, done=lambda size: size >= grown,
                   deadline=deadline("volume-resized"),
                   failed=lambda _: next((str(e) for e in mgmt_kube.events_of(claim_phase(mgmt_kube, volume.claim,

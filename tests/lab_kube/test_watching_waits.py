@@ -4,7 +4,7 @@ import threading
 
 import pytest
 
-from proxqa.kube.client import KubeClient
+from proxqa.kube.client import KubeClient, KubeError
 from proxqa.kube.watching import RESYNC, Changes, Watched, wait_watching
 from proxqa.waits import Deadline, WaitTimeout
 
@@ -56,11 +56,19 @@ def test_a_label_selector_wakes_on_matching_objects_only(suite_kube, core, names
         assert changes.wait(RESYNC)
 
 
-def test_a_change_before_the_first_wait_is_not_lost(suite_kube, core, namespace):
+def test_a_change_between_the_list_and_the_watch_is_not_lost(suite_kube, core, namespace, monkeypatch):
     core.create_namespaced_config_map(namespace, configmap("early"))
+    connect = suite_kube.watch
+
+    def change_first(*args, **options):         # the change lands after the list, before the watch is open
+        monkeypatch.setattr(suite_kube, "watch", connect)
+        patch(core, namespace, "early", "1")
+        return connect(*args, **options)
+
+    monkeypatch.setattr(suite_kube, "watch", change_first)
     with Changes([Watched(suite_kube, "v1", "ConfigMap", namespace, name="early")], POLL) as changes:
-        patch(core, namespace, "early", "1")        # the watch thread may not be connected yet
         assert changes.wait(RESYNC)
+        assert not changes.broken
 
 
 def test_a_resource_version_too_old_to_resume_from_counts_as_a_change(suite_kube, core, namespace, monkeypatch):
@@ -76,9 +84,12 @@ def test_a_resource_version_too_old_to_resume_from_counts_as_a_change(suite_kube
         assert not changes.wait(QUIET)
 
 
-def test_the_wait_returns_once_the_watch_reports_the_state_long_before_a_resync(suite_kube, core, namespace):
+def test_the_wait_looks_again_when_the_watch_reports_the_state(suite_kube, core, namespace, monkeypatch):
     core.create_namespaced_config_map(namespace, configmap("target"))
-    looks = []
+    looks, woken = [], []
+    plain_wait = Changes.wait
+    monkeypatch.setattr(Changes, "wait", lambda self, seconds=RESYNC: woken.append(plain_wait(self, seconds))
+                        or woken[-1])
 
     def probe():
         looks.append(1)
@@ -87,9 +98,17 @@ def test_the_wait_returns_once_the_watch_reports_the_state_long_before_a_resync(
         return suite_kube.get("v1", "ConfigMap", "target", namespace)
 
     found = wait_watching([Watched(suite_kube, "v1", "ConfigMap", namespace, name="target")], "target done", probe,
-                          done=lambda cm: cm["data"]["key"] == "done", deadline=Deadline(RESYNC / 2))
+                          done=lambda cm: cm["data"]["key"] == "done", deadline=Deadline(RESYNC * 3))
     assert found["data"]["key"] == "done"
-    assert len(looks) == 2, "the first look, then one when the watch saw the change"
+    assert (len(looks), woken) == (2, [True]), "the first look, then one woken by the change, not by the clock"
+
+
+def test_a_field_selector_narrows_what_wakes_the_wait(suite_kube, core, namespace):
+    with Changes([Watched(suite_kube, "v1", "ConfigMap", namespace, fields="metadata.name=wanted")], POLL) as changes:
+        core.create_namespaced_config_map(namespace, configmap("unwanted"))
+        assert not changes.wait(QUIET)
+        core.create_namespaced_config_map(namespace, configmap("wanted"))
+        assert changes.wait(RESYNC)
 
 
 def test_the_deadline_still_holds_while_nothing_changes(suite_kube, core, namespace):
@@ -100,7 +119,31 @@ def test_the_deadline_still_holds_while_nothing_changes(suite_kube, core, namesp
                       done=lambda value: value != "value", deadline=Deadline(0.5))
 
 
-def test_a_watch_that_cannot_run_leaves_the_wait_polling(suite_kube, namespace):
+def test_a_watch_that_cannot_start_leaves_the_wait_polling(suite_kube, namespace):
     with Changes([Watched(suite_kube, "example.com/v1", "Widget", namespace)], POLL) as changes:
         assert "Widget" in changes.broken
-        assert not changes.wait(RESYNC), "sleeps the poll, not the whole pause"
+        changes.wait(RESYNC)                    # the break itself wakes the wait once
+        slept = spy_on_sleep(changes)
+        assert not changes.wait(RESYNC)
+        assert slept[0] <= POLL, "sleeps until the next look's turn, not the whole pause"
+
+
+def test_a_watch_refused_twice_in_a_row_leaves_the_wait_polling(suite_kube, core, namespace, monkeypatch):
+    def refused(*args, **options):
+        raise KubeError("WATCH", "ConfigMap", namespace, 403, "Forbidden", "cannot watch configmaps")
+
+    monkeypatch.setattr(suite_kube, "watch", refused)
+    with Changes([Watched(suite_kube, "v1", "ConfigMap", namespace)], POLL) as changes:
+        assert changes.wait(RESYNC), "the first refusal: listed again, look again in case"
+        changes.wait(RESYNC)
+        assert "403 Forbidden" in changes.broken
+        slept = spy_on_sleep(changes)
+        assert not changes.wait(RESYNC)
+        assert slept[0] <= POLL
+
+
+def spy_on_sleep(changes: Changes) -> list[float]:
+    """The timeouts the Changes' sleeps are given, from now on."""
+    slept, plain = [], changes._changed.wait
+    changes._changed.wait = lambda timeout: slept.append(timeout) or plain(timeout)
+    return slept
