@@ -21,8 +21,8 @@ from proxqa.waits import POLL, Deadline, wait_for
 T = TypeVar("T")
 
 RESYNC = 10.0           # seconds: with the watches live, look anyway this often (a lost event costs at most this)
-GAP = 0.25              # seconds: after BURST looks woken less than this apart, the next ones keep this far apart,
-BURST = 3               # so a storm of events costs at most four looks a second
+GAP = 0.1               # seconds: after BURST looks woken less than this apart, the next ones keep this far apart,
+BURST = 5               # so a storm of events costs at most ten looks a second
 WATCH_SECONDS = 60      # the length of one watch request; the next resumes from the last resourceVersion seen
 STOP_SECONDS = 2.0      # how long leaving waits for the watch threads to end
 STOP_POLL = 0.01
@@ -72,12 +72,13 @@ class Changes:
 
     def __exit__(self, *exc_info) -> None:
         self._leaving.set()
+        for _, watcher in self._threads:
+            watcher.stop()
         ends = time.monotonic() + STOP_SECONDS
-        while time.monotonic() < ends and any(thread.is_alive() for thread, _ in self._threads):
-            for thread, watcher in self._threads:
-                if thread.is_alive():
-                    watcher.stop()  # again until it takes: a stop before the request is open is forgotten by it
-            time.sleep(STOP_POLL)
+        for thread, watcher in self._threads:
+            while thread.is_alive() and time.monotonic() < ends:
+                watcher.stop()      # again until it takes: a stop before the request is open is forgotten by it
+                thread.join(STOP_POLL)
 
     def wait(self, seconds: float = RESYNC) -> bool:
         """Sleep up to seconds; True when a change ended the sleep."""

@@ -1,19 +1,8 @@
-"""The polling helper, with a fake clock: no real time passes."""
+"""The waiting helper, with a fake clock: no real time passes."""
 import pytest
 
 from proxqa.waits import Deadline, WaitAborted, WaitTimeout, wait_for
-
-
-class FakeTime:
-    def __init__(self):
-        self.now, self.sleeps = 0.0, []
-
-    def clock(self):
-        return self.now
-
-    def sleep(self, seconds):
-        self.sleeps.append(seconds)
-        self.now += seconds
+from tests.fake_time import FakeTime
 
 
 def test_returns_the_state_once_done():

@@ -2,18 +2,7 @@
 apart, and a wait whose watches failed polls start to start."""
 from proxqa.kube import watching
 from proxqa.kube.watching import BURST, GAP, Changes
-
-
-class FakeTime:
-    def __init__(self):
-        self.now, self.sleeps = 100.0, []
-
-    def monotonic(self):
-        return self.now
-
-    def sleep(self, seconds):
-        self.sleeps.append(round(seconds, 6))
-        self.now += seconds
+from tests.fake_time import FakeTime
 
 
 def changes_at(fake: FakeTime, monkeypatch, poll: float = 1.0) -> Changes:
@@ -22,7 +11,7 @@ def changes_at(fake: FakeTime, monkeypatch, poll: float = 1.0) -> Changes:
 
 
 def test_a_change_long_after_the_last_look_wakes_at_once(monkeypatch):
-    fake = FakeTime()
+    fake = FakeTime(100.0)
     changes = changes_at(fake, monkeypatch)
     fake.now += 5
     changes._changed.set()
@@ -30,7 +19,7 @@ def test_a_change_long_after_the_last_look_wakes_at_once(monkeypatch):
 
 
 def test_after_a_burst_of_quick_wakes_the_looks_keep_the_gap(monkeypatch):
-    fake = FakeTime()
+    fake = FakeTime(100.0)
     changes = changes_at(fake, monkeypatch)
     for _ in range(BURST + 2):
         fake.now += 0.05                    # each look takes 50 ms, then the next change is there
@@ -40,7 +29,7 @@ def test_after_a_burst_of_quick_wakes_the_looks_keep_the_gap(monkeypatch):
 
 
 def test_with_the_watches_broken_the_looks_are_a_poll_apart_start_to_start(monkeypatch):
-    fake = FakeTime()
+    fake = FakeTime(100.0)
     changes = changes_at(fake, monkeypatch, poll=1.0)
     changes.broken = "403 Forbidden"
     timeouts = []
