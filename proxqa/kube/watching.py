@@ -43,9 +43,9 @@ class Watched:
 
 class Changes:
     """Watches in background threads, from the moment of entering; wait(seconds) returns early once any of them saw
-    a change since the last wait (after BURST quick wakes, GAP seconds after the last). A watch that fails is listed and started again
-    once; when it cannot start or fails twice in a row, wait() returns `poll` seconds after it last returned: the
-    wait goes on polling, as without a watch."""
+    a change since the last wait (after BURST quick wakes, no sooner than GAP seconds after the last). A watch that
+    fails is listed and started again once; when it cannot start or fails twice in a row, wait() returns `poll`
+    seconds after it last returned: the wait goes on polling, as without a watch."""
 
     def __init__(self, watched: Iterable[Watched], poll: float = POLL):
         self._watched, self._poll = list(watched), poll
