@@ -31,7 +31,7 @@ from proxqa.kube.client import KubeClient
 from proxqa.kube.watching import Watched, wait_watching
 from proxqa.kube.workspace import is_ready
 from proxqa.sla import percentiles
-from proxqa.waits import Deadline, wait_for
+from proxqa.waits import POLL, Deadline, wait_for
 
 NAME = "reaction"
 KINDS = ("watched", "polled")
@@ -156,7 +156,7 @@ def measure(options, context: dict) -> list[Measure]:
                 p95.add(reactions.p95, p50.loads[-1])
                 rate.add(percentiles(s["rate"] for s in mine).p95, p50.loads[-1])
                 requests.add(percentiles(s["requests"] for s in mine).p50, p50.loads[-1])
-        measures[KINDS[0]][0].detail = {"poll": Deadline(WAIT_SECONDS).poll,
+        measures[KINDS[0]][0].detail = {"poll": POLL,
                                         "samples": [{k: round(v, 3) if isinstance(v, float) else v
                                                      for k, v in s.items()} for s in every]}
         return [m for kind in KINDS for m in measures[kind]]

@@ -7,6 +7,7 @@ run against it shows that the suite takes those names from its settings and neve
 Change the lab here; the rest of the twin reads these values and holds no seed data of its own.
 """
 
+import dataclasses
 from dataclasses import dataclass
 
 GiB = 1024 ** 3
@@ -289,24 +290,18 @@ def large_seed(node_count=16, vm_count=2000):
 
     management = tuple(guest(index, 'srv{0}'.format(index + 1)) for index in range(3))
     others = tuple(guest(index, 'guest-{0:04d}'.format(index)) for index in range(3, vm_count))
-    return Seed(
+    # The standard seed's bridge, SDN, node-local storages and logins; its own nodes, network, template and guests.
+    return dataclasses.replace(
+        STANDARD,
         name='large',
         cluster_name='proxqa-large',
         nodes=nodes,
         gateway='10.40.0.1',
         prefix_length=20,
-        bridge='vmbr0',
-        bridge_port='eno1',
         link_speed_mbit=25000,
-        sdn_zone='tenants',
-        vnets=(('tenanta', 101), ('tenantb', 102)),
-        # Node-local storages, as in the standard seed: stage 5 then runs through (a shared one has no zone).
-        disk_storage=STANDARD.disk_storage,
-        iso_storage=STANDARD.iso_storage,
         template=Template(9000, 'ubuntu-2404-cloudinit', nodes[0].name, disk_gib=20, mac='BC:24:11:5E:90:00',
                           smbios_uuid='6f1c2a4e-9b0d-4c1e-8a52-3d7e9f000900'),
         management_vms=management + others,
-        logins=STANDARD.logins,
         dhcp_range=('10.40.15.100', '10.40.15.199'),
     )
 
